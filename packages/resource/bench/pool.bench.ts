@@ -1,0 +1,203 @@
+/**
+ * Acquire/release throughput of the Manager against raw `effect/Pool` and generic-pool, on the same
+ * trivial resource, in one process. Prints a table and writes `benchmarks/results.json`.
+ */
+import { Effect, Layer, Pool, Schema } from "effect"
+import * as GenericPool from "generic-pool"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Manager, Resource } from "../src/index.ts"
+
+const SEQUENTIAL_OPS = Number(process.env.BENCH_OPS ?? 200_000)
+const CONTENDED_FIBERS = 100
+const CONTENDED_POOL = 10
+const LATENCY_SAMPLES = 50_000
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+type Scenario = "sequential" | "contended"
+interface Result {
+  readonly scenario: Scenario
+  readonly impl: string
+  readonly opsPerSec: number
+  readonly p50Us: number
+  readonly p99Us: number
+}
+
+interface Impl {
+  readonly name: string
+  readonly op: () => Promise<void> | void
+  readonly runOps: (n: number) => Promise<void>
+  readonly runContended: (fibers: number, perFiber: number) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+const percentile = (sorted: Array<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+
+const item = () => ({ n: 0 })
+
+const effectImpl = (
+  name: string,
+  build: Effect.Effect<{ readonly once: Effect.Effect<unknown, unknown, any>; readonly held: Effect.Effect<unknown, unknown, any> }, never, any>,
+  provide: Layer.Layer<any, any, never> | undefined
+): Promise<Impl> =>
+  new Promise((resolveImpl) => {
+    let release!: () => void
+    const done = new Promise<void>((r) => (release = r))
+    const program = Effect.gen(function*() {
+      const { held, once } = yield* build
+      const loop = (n: number, body: Effect.Effect<unknown, unknown, any>) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < n; i++) yield* body
+        })
+      const context = yield* Effect.context<never>()
+      const run = <A>(effect: Effect.Effect<A, unknown, any>) => Effect.runPromiseWith(context)(effect as Effect.Effect<A>)
+      resolveImpl({
+        name,
+        op: () => run(once).then(() => undefined),
+        runOps: (n) => run(loop(n, once)).then(() => undefined),
+        runContended: (fibers, perFiber) =>
+          run(Effect.forEach(Array.from({ length: fibers }), () => loop(perFiber, held), {
+            concurrency: "unbounded",
+            discard: true
+          })),
+        close: async () => release()
+      })
+      yield* Effect.promise(() => done)
+    }).pipe(Effect.scoped)
+    void Effect.runPromise((provide ? Effect.provide(program, provide) : program) as Effect.Effect<void>)
+  })
+
+const Trivial = Resource.make({
+  key: "bench",
+  config: Schema.Struct({}),
+  create: () => Effect.sync(item),
+  pool: { min: CONTENDED_POOL, max: CONTENDED_POOL }
+})
+
+const rawPool = Pool.makeWithTTL({ acquire: Effect.sync(item), min: CONTENDED_POOL, max: CONTENDED_POOL, timeToLive: "10 minutes" })
+
+const impls = (): Array<() => Promise<Impl>> => [
+  () =>
+    effectImpl("effect-pool", Effect.map(rawPool, (pool) => ({
+      once: Effect.scoped(Pool.get(pool)),
+      held: Effect.scoped(Effect.andThen(Pool.get(pool), Effect.yieldNow))
+    })), undefined),
+  () =>
+    effectImpl("effect-pool-use", Effect.map(rawPool, (pool) => ({
+      once: Pool.use(pool, Effect.succeed),
+      held: Pool.use(pool, () => Effect.yieldNow)
+    })), undefined),
+  () =>
+    effectImpl("manager", Effect.map(Manager.Manager, () => ({
+      once: Effect.scoped(Manager.acquire("bench")),
+      held: Effect.scoped(Effect.andThen(Manager.acquire("bench"), Effect.yieldNow))
+    })), Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))),
+  () =>
+    effectImpl("manager-use", Effect.map(Manager.Manager, () => ({
+      once: Manager.use("bench", Effect.succeed),
+      held: Manager.use("bench", () => Effect.yieldNow)
+    })), Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))),
+  async () => {
+    const pool = GenericPool.createPool({ create: async () => item(), destroy: async () => {} }, {
+      min: CONTENDED_POOL,
+      max: CONTENDED_POOL
+    })
+    const once = async () => {
+      const resource = await pool.acquire()
+      await pool.release(resource)
+    }
+    const held = async () => {
+      const resource = await pool.acquire()
+      await Promise.resolve()
+      await pool.release(resource)
+    }
+    return {
+      name: "generic-pool",
+      op: once,
+      runOps: async (n) => {
+        for (let i = 0; i < n; i++) await once()
+      },
+      runContended: async (fibers, perFiber) => {
+        await Promise.all(Array.from({ length: fibers }, async () => {
+          for (let i = 0; i < perFiber; i++) await held()
+        }))
+      },
+      close: async () => {
+        await pool.drain()
+        await pool.clear()
+      }
+    }
+  }
+]
+
+const measure = async (impl: Impl): Promise<Array<Result>> => {
+  await impl.runOps(20_000)
+  await impl.runContended(CONTENDED_FIBERS, 200)
+  let seq = 0
+  let con = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    let t0 = performance.now()
+    await impl.runOps(SEQUENTIAL_OPS)
+    seq = Math.max(seq, SEQUENTIAL_OPS / ((performance.now() - t0) / 1000))
+    const perFiber = Math.ceil(SEQUENTIAL_OPS / CONTENDED_FIBERS)
+    t0 = performance.now()
+    await impl.runContended(CONTENDED_FIBERS, perFiber)
+    con = Math.max(con, (perFiber * CONTENDED_FIBERS) / ((performance.now() - t0) / 1000))
+  }
+  const samples: Array<number> = []
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t0 = performance.now()
+    await impl.op()
+    samples.push((performance.now() - t0) * 1000)
+  }
+  samples.sort((a, b) => a - b)
+  const contendedSamples: Array<number> = []
+  await Promise.all(Array.from({ length: CONTENDED_FIBERS }, async () => {
+    for (let i = 0; i < LATENCY_SAMPLES / CONTENDED_FIBERS; i++) {
+      const t0 = performance.now()
+      await impl.runContended(1, 1)
+      contendedSamples.push((performance.now() - t0) * 1000)
+    }
+  }))
+  contendedSamples.sort((a, b) => a - b)
+  const round2 = (x: number) => Math.round(x * 100) / 100
+  return [
+    { scenario: "sequential", impl: impl.name, opsPerSec: Math.round(seq), p50Us: round2(percentile(samples, 0.5)), p99Us: round2(percentile(samples, 0.99)) },
+    {
+      scenario: "contended",
+      impl: impl.name,
+      opsPerSec: Math.round(con),
+      p50Us: round2(percentile(contendedSamples, 0.5)),
+      p99Us: round2(percentile(contendedSamples, 0.99))
+    }
+  ]
+}
+
+const results: Array<Result> = []
+for (const make of impls()) {
+  const impl = await make()
+  results.push(...(await measure(impl)))
+  await impl.close()
+}
+
+const byScenario = (scenario: Scenario, impl: string) => results.find((r) => r.scenario === scenario && r.impl === impl)!
+const rows = results.map((r) => {
+  const base = r.impl.startsWith("manager")
+    ? byScenario(r.scenario, r.impl === "manager" ? "effect-pool" : "effect-pool-use")
+    : undefined
+  return {
+    scenario: r.scenario,
+    impl: r.impl,
+    "ops/s": r.opsPerSec.toLocaleString("en-US"),
+    "p50 µs": r.p50Us,
+    "p99 µs": r.p99Us,
+    "vs raw": base ? (r.opsPerSec / base.opsPerSec).toFixed(2) + "×" : ""
+  }
+})
+console.table(rows)
+
+const out = resolve(dirname(fileURLToPath(import.meta.url)), "../../../benchmarks/results.json")
+mkdirSync(dirname(out), { recursive: true })
+writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
+console.log(`wrote ${out}`)

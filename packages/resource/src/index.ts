@@ -1,0 +1,52 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * The caller's context: tenancy, ids and metadata of whoever acquires.
+ *
+ * @since 0.1.0
+ */
+export * as Caller from "./Caller.ts"
+
+/**
+ * The credential provider service: `Redacted` secrets resolved at instance creation.
+ *
+ * @since 0.1.0
+ */
+export * as Credentials from "./Credentials.ts"
+
+/**
+ * The Manager: registry, acquire/use, statistics and phased shutdown.
+ *
+ * @since 0.1.0
+ */
+export * as Manager from "./Manager.ts"
+
+/**
+ * Pool options and their Schema.
+ *
+ * @since 0.1.0
+ */
+export * as PoolOptions from "./PoolOptions.ts"
+
+/**
+ * The driver contract and its Layer.
+ *
+ * @since 0.1.0
+ */
+export * as Resource from "./Resource.ts"
+
+/**
+ * Typed errors with a kind and a retryable flag.
+ *
+ * @since 0.1.0
+ */
+export * as ResourceError from "./ResourceError.ts"
+
+/**
+ * Tenancy: Global, Tenant, Workflow, Execution, Action and Custom, with containment.
+ *
+ * @since 0.1.0
+ */
+export * as Tenancy from "./Tenancy.ts"

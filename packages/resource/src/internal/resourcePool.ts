@@ -1,0 +1,629 @@
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
+import * as Pool from "effect/Pool"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Credentials from "../Credentials.ts"
+import type { PoolOptions } from "../PoolOptions.ts"
+import {
+  type AcquireError,
+  type AcquirePhase,
+  AcquireTimeout,
+  CreateFailed,
+  CreateTimeout,
+  isResourceError,
+  type MissingCredential,
+  type PoolNumbers,
+  ResourceClosed
+} from "../ResourceError.ts"
+import type * as Tenancy from "../Tenancy.ts"
+
+/** @internal */
+export interface CreateContext {
+  readonly key: string
+  readonly credential: (id: string) => Effect.Effect<Redacted.Redacted<string>, MissingCredential>
+}
+
+/** @internal */
+export interface Lifecycle<Instance, Config> {
+  readonly create: (config: Config, context: CreateContext) => Effect.Effect<Instance, unknown, Scope.Scope>
+  readonly validate: ((instance: Instance, config: Config) => Effect.Effect<boolean, unknown>) | undefined
+  readonly recycle: ((instance: Instance, config: Config) => Effect.Effect<void, unknown>) | undefined
+  readonly isRetryable: (error: unknown) => boolean
+}
+
+/** @internal */
+export interface Stats extends PoolNumbers {
+  readonly created: number
+  readonly destroyed: number
+  readonly acquisitions: number
+  readonly timeouts: number
+}
+
+/** @internal */
+export interface ResourceShutdown {
+  readonly key: string
+  readonly drained: boolean
+  readonly outstanding: number
+  readonly forced: number
+  readonly cleanedUp: boolean
+}
+
+/** @internal */
+export interface ResourcePool<I> {
+  readonly key: string
+  readonly tenancy: Tenancy.Tenancy
+  readonly options: PoolOptions
+  readonly acquire: Effect.Effect<I, AcquireError, Scope.Scope>
+  /** Chooses the acquire path synchronously; call it inside the effect that runs it. */
+  readonly acquireNow: () => Effect.Effect<I, AcquireError, Scope.Scope>
+  /** Chooses the use path synchronously; call it inside the effect that runs it. */
+  readonly useNow: <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | AcquireError, R>
+  readonly stats: () => Stats
+  readonly isServing: () => boolean
+  readonly shutdown: Effect.Effect<ResourceShutdown>
+}
+
+type CreateError = CreateFailed | CreateTimeout | MissingCredential
+type PoolError = CreateError | ResourceClosed
+type Release = (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+
+interface Entry<I> {
+  readonly instance: I
+  readonly succeed: Effect.Effect<I>
+  readonly afterKept: Effect.Effect<void>
+  readonly expiresAt: number
+  readonly scope: Scope.Closeable
+  idleSince: number
+  leased: boolean
+  discarded: boolean
+  forced: boolean
+  holdsOriginal: boolean
+  holder: Scope.Closeable | undefined
+  poolItem: Pool.PoolItem<Entry<I>, PoolError> | undefined
+  returnSlot: Release | undefined
+}
+
+interface Waiter {
+  readonly deadline: number
+  resume: ((effect: Effect.Effect<void, AcquireError>) => void) | undefined
+  woken: boolean
+}
+
+interface Attempt {
+  readonly deadline: number
+  phase: AcquirePhase
+  failures: number
+  lastFailure: CreateError | undefined
+}
+
+type State =
+  | { readonly _tag: "Serving" }
+  | { readonly _tag: "Draining"; readonly drained: Deferred.Deferred<void> }
+  | { readonly _tag: "Closed" }
+
+/** @internal */
+export const make = Effect.fnUntraced(function*<I, Config>(params: {
+  readonly key: string
+  readonly tenancy: Tenancy.Tenancy
+  readonly options: PoolOptions
+  readonly config: Config
+  readonly lifecycle: Lifecycle<I, Config>
+}) {
+  const { config, key, lifecycle, options } = params
+  const resourceScope = yield* Scope.Scope
+  const clock = yield* Clock.Clock
+  const credentials = yield* Credentials.Credentials
+  const ms = Duration.toMillis
+  const acquireTimeoutMs = ms(options.acquireTimeout)
+  const createTimeoutMs = ms(options.createTimeout)
+  const skipWindowMs = ms(options.validateSkipWindow)
+  const maxLifetimeMs = ms(options.maxLifetime)
+  const fifo = options.selection === "fifo"
+  const { recycle, validate } = lifecycle
+  const now = () => clock.currentTimeMillisUnsafe()
+
+  let state: State = { _tag: "Serving" }
+  const entries = new Set<Entry<I>>()
+  const waiters = new Set<Waiter>()
+  const hasWaiters = Latch.makeUnsafe(false)
+  const closedError = new ResourceClosed({ key })
+  let creating = 0
+  let inUse = 0
+  let created = 0
+  let destroyed = 0
+  let acquisitions = 0
+  let timeouts = 0
+
+  // ---------------------------------------------------------------------------
+  // create
+  // ---------------------------------------------------------------------------
+
+  const toCreateError = (error: unknown, secrets: ReadonlyArray<string>): CreateError =>
+    error instanceof CreateTimeout || (isResourceError(error) && error._tag === "MissingCredential")
+      ? error as CreateError
+      : new CreateFailed({
+        key,
+        reason: redact(describe(error), secrets),
+        attempts: 1,
+        retryable: lifecycle.isRetryable(error)
+      })
+
+  const createEntry = Effect.gen(function*() {
+    const scope = (yield* Scope.Scope) as Scope.Closeable
+    const secrets: Array<string> = []
+    const context: CreateContext = {
+      key,
+      credential: (id) =>
+        Effect.tap(
+          Effect.provideService(Credentials.resolve(id, key), Credentials.Credentials, credentials),
+          (value) => Effect.sync(() => secrets.push(Redacted.value(value)))
+        )
+    }
+    let entry: Entry<I> | undefined
+    yield* Scope.addFinalizer(scope, Effect.sync(() => entry !== undefined && destroyed++))
+    creating++
+    const instance = yield* lifecycle.create(config, context).pipe(
+      Effect.timeoutOrElse({
+        duration: options.createTimeout,
+        orElse: () => Effect.fail(new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: 1 }))
+      }),
+      Effect.mapError((error) => toCreateError(error, secrets)),
+      Effect.ensuring(Effect.sync(() => creating--))
+    )
+    const jitter = (yield* Random.next) * options.lifetimeJitter
+    let kept: Effect.Effect<void> | undefined
+    const createdAt = now()
+    const fresh: Entry<I> = {
+      instance,
+      succeed: Effect.succeed(instance),
+      get afterKept() {
+        return kept ??= afterKept(fresh)
+      },
+      expiresAt: createdAt + maxLifetimeMs * (1 - jitter),
+      scope,
+      idleSince: createdAt,
+      leased: false,
+      discarded: false,
+      forced: false,
+      holdsOriginal: false,
+      holder: undefined,
+      poolItem: undefined,
+      returnSlot: undefined
+    }
+    entry = fresh
+    entries.add(fresh)
+    created++
+    yield* Scope.addFinalizer(scope, Effect.sync(() => entries.delete(fresh)))
+    return fresh
+  })
+
+  const pool = yield* Pool.makeWithTTL<Entry<I>, PoolError, Scope.Scope>({
+    acquire: createEntry,
+    min: options.min,
+    max: options.max,
+    timeToLive: options.idleTimeout,
+    timeToLiveStrategy: "usage"
+  }).pipe(Scope.provide(yield* Scope.fork(resourceScope)))
+
+  const poolScope = pool.state.scope as Scope.Closeable
+
+  // ---------------------------------------------------------------------------
+  // lease bookkeeping
+  // ---------------------------------------------------------------------------
+
+  const lease = (entry: Entry<I>): void => {
+    entry.leased = true
+    inUse++
+    acquisitions++
+  }
+
+  const unlease = (entry: Entry<I>): void => {
+    if (!entry.leased) return
+    entry.leased = false
+    inUse--
+    entry.idleSince = now()
+    if (inUse === 0 && state._tag === "Draining") Deferred.doneUnsafe(state.drained, Exit.void)
+  }
+
+  const isExpired = (entry: Entry<I>, at: number) => at >= entry.expiresAt
+
+  const needsValidation = (entry: Entry<I>, at: number) => validate !== undefined && at - entry.idleSince >= skipWindowMs
+
+  const destroy = (entry: Entry<I>): Effect.Effect<void> =>
+    Effect.andThen(Pool.invalidate(pool, entry), Scope.close(entry.scope, Exit.void))
+
+  const moveToBack = (entry: Entry<I>): void => {
+    const item = entry.poolItem
+    const s = pool.state
+    if (item === undefined || !item.isAvailable || s.availableTail === item) return
+    if (item.availablePrevious !== undefined) item.availablePrevious.availableNext = item.availableNext
+    else s.availableHead = item.availableNext
+    item.availableNext!.availablePrevious = item.availablePrevious
+    item.availablePrevious = s.availableTail
+    item.availableNext = undefined
+    s.availableTail!.availableNext = item
+    s.availableTail = item
+  }
+
+  const afterReturn = (entry: Entry<I>, kept: boolean) =>
+    Effect.sync(() => {
+      if (kept && fifo) moveToBack(entry)
+      wakeNext()
+    })
+
+  const afterKept = (entry: Entry<I>) => afterReturn(entry, true)
+
+  const keepAfterRecycle = (entry: Entry<I>): Effect.Effect<boolean> =>
+    recycle!(entry.instance, config).pipe(
+      Effect.timeoutOrElse({ duration: options.recycleTimeout, orElse: () => Effect.fail("recycle timed out") }),
+      Effect.matchCauseEffect({
+        onFailure: () => Effect.as(destroy(entry), false),
+        onSuccess: () => Effect.succeed(true)
+      })
+    )
+
+  const beforeReturn = (entry: Entry<I>): Effect.Effect<boolean> => {
+    unlease(entry)
+    if (state._tag !== "Serving" || isExpired(entry, now())) return Effect.as(destroy(entry), false)
+    return recycle === undefined ? Effect.succeed(true) : keepAfterRecycle(entry)
+  }
+
+  const releaseLease = (entry: Entry<I>, original: Effect.Effect<void>): Effect.Effect<void> => {
+    if (entry.forced) return Effect.void
+    if (entry.discarded) return original
+    if (recycle === undefined && state._tag === "Serving" && !isExpired(entry, now())) {
+      unlease(entry)
+      return waiters.size === 0 && !fifo ? original : Effect.andThen(original, entry.afterKept)
+    }
+    return Effect.flatMap(beforeReturn(entry), (kept) => Effect.andThen(original, afterReturn(entry, kept)))
+  }
+
+  const adopt = (entry: Entry<I>): boolean => {
+    if (entry.poolItem !== undefined) return false
+    for (const item of pool.state.items) {
+      if (item.exit._tag === "Success" && item.exit.value === entry) {
+        const original = item.release
+        item.release = (exit) => releaseLease(entry, original(exit))
+        entry.poolItem = item
+        entry.returnSlot = original
+        return true
+      }
+    }
+    return false
+  }
+
+  const releaseFirstLease = (entry: Entry<I>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      entry.holdsOriginal = false
+      return entry.forced || entry.discarded ? Effect.void : Effect.asVoid(beforeReturn(entry))
+    })
+
+  // ---------------------------------------------------------------------------
+  // waiting: a FIFO of callers for a full pool, woken one per returned slot
+  // ---------------------------------------------------------------------------
+
+  const wakeNext = (): void => {
+    for (const waiter of waiters) {
+      if (waiter.woken) continue
+      waiter.woken = true
+      waiter.resume?.(Effect.void)
+      return
+    }
+  }
+
+  const leave = (waiter: Waiter): void => {
+    waiters.delete(waiter)
+    if (waiters.size === 0) hasWaiters.closeUnsafe()
+  }
+
+  const expireWaiters = Effect.suspend(() => {
+    const at = now()
+    let next = Number.POSITIVE_INFINITY
+    for (const waiter of waiters) {
+      if (!waiter.woken && waiter.deadline <= at) {
+        timeouts++
+        leave(waiter)
+        waiter.resume?.(Effect.fail(new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() })))
+      } else {
+        next = Math.min(next, waiter.deadline)
+      }
+    }
+    return next === Number.POSITIVE_INFINITY ? hasWaiters.await : Effect.sleep(Math.max(1, next - at))
+  })
+
+  const failWaiters = (): void => {
+    for (const waiter of Array.from(waiters)) {
+      leave(waiter)
+      waiter.resume?.(Effect.fail(closedError))
+    }
+    const failure = Exit.fail(closedError) as Exit.Failure<Entry<I>, PoolError>
+    for (const notify of Array.from(pool.state.waiters)) notify(failure)
+  }
+
+  // ---------------------------------------------------------------------------
+  // acquire
+  // ---------------------------------------------------------------------------
+
+  const numbers = (): PoolNumbers => ({
+    size: entries.size,
+    inUse,
+    idle: entries.size - inUse,
+    waiters: waiters.size + pool.state.waiters.size,
+    max: options.max
+  })
+
+  const readyEntry = (): Entry<I> | undefined => {
+    const s = pool.state
+    if (s.waiters.size !== 0) return undefined
+    const head = s.availableHead
+    if (head === undefined || head.exit._tag !== "Success") return undefined
+    const entry = head.exit.value
+    if (entry.poolItem === undefined) return undefined
+    const at = now()
+    return isExpired(entry, at) || needsValidation(entry, at) ? undefined : entry
+  }
+
+  const isFull = () => {
+    const s = pool.state
+    return s.availableHead === undefined && s.items.size - s.invalidated.size >= options.max
+  }
+
+  const takeReady: Effect.Effect<I, never, Scope.Scope> = Effect.flatMap(
+    Pool.get(pool) as Effect.Effect<Entry<I>, never, Scope.Scope>,
+    (entry) => {
+      lease(entry)
+      return entry.poolItem !== undefined ? entry.succeed : adoptLate(entry)
+    }
+  )
+
+  const adoptLate = (entry: Entry<I>): Effect.Effect<I, never, Scope.Scope> => {
+    adopt(entry)
+    entry.holdsOriginal = true
+    return Effect.as(Effect.addFinalizer(() => releaseFirstLease(entry)), entry.instance)
+  }
+
+  const backoff = (failures: number) =>
+    Math.min(ms(options.createBackoff) * 2 ** (failures - 1), ms(options.createBackoffMax))
+
+  const timedOut = (attempt: Attempt): AcquireError => {
+    timeouts++
+    const last = attempt.lastFailure
+    if (last !== undefined && attempt.phase !== "validate") {
+      return last._tag === "CreateTimeout"
+        ? new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: attempt.failures })
+        : last._tag === "CreateFailed"
+        ? new CreateFailed({ key, reason: last.reason, attempts: attempt.failures, retryable: true })
+        : last
+    }
+    const phase: AcquirePhase = attempt.phase === "validate" ? "validate" : creating > 0 ? "create" : "wait"
+    return new AcquireTimeout({ key, phase, timeoutMs: acquireTimeoutMs, pool: numbers() })
+  }
+
+  const discard = (entry: Entry<I>, attempt: Attempt): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> =>
+    Effect.suspend(() => {
+      unlease(entry)
+      acquisitions--
+      entry.discarded = true
+      return Effect.andThen(destroy(entry), leaseThroughPool(attempt))
+    })
+
+  const checkBorrowed = (entry: Entry<I>, attempt: Attempt): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> => {
+    const at = now()
+    if (isExpired(entry, at)) return discard(entry, attempt)
+    if (!needsValidation(entry, at)) return Effect.succeed(entry)
+    attempt.phase = "validate"
+    return validate!(entry.instance, config).pipe(
+      Effect.timeoutOrElse({ duration: options.validateTimeout, orElse: () => Effect.succeed(false) }),
+      Effect.catchCause(() => Effect.succeed(false)),
+      Effect.flatMap((valid) => valid ? Effect.succeed(entry) : discard(entry, attempt))
+    )
+  }
+
+  const onCreateError = (
+    error: PoolError,
+    attempt: Attempt
+  ): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> => {
+    if (error._tag === "ResourceClosed" || error._tag === "MissingCredential" || !error.retryable) {
+      return Effect.fail(error)
+    }
+    attempt.failures++
+    attempt.lastFailure = error
+    return Effect.andThen(Effect.sleep(backoff(attempt.failures)), leaseThroughPool(attempt))
+  }
+
+  const leaseThroughPool = (attempt: Attempt): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> =>
+    Effect.withFiber((fiber) => {
+      if (state._tag !== "Serving") return Effect.fail(closedError)
+      attempt.phase = "wait"
+      const caller = Context.getUnsafe(fiber.context, Scope.Scope)
+      const holder = Scope.makeUnsafe()
+      let taken: Entry<I> | undefined
+      const transferToCaller = Scope.addFinalizerExit(caller, (exit) => {
+        if (taken !== undefined && taken.holder === holder) taken.holder = undefined
+        return Scope.close(holder, exit)
+      })
+      return Effect.andThen(
+        transferToCaller,
+        Effect.matchEffect(Scope.provide(Pool.get(pool), holder), {
+          onFailure: (error) => onCreateError(error, attempt),
+          onSuccess: (entry) => {
+            taken = entry
+            entry.holder = holder
+            lease(entry)
+            return adopt(entry)
+              ? Effect.andThen(Scope.addFinalizer(holder, releaseFirstLease(entry)), checkBorrowed(entry, attempt))
+              : checkBorrowed(entry, attempt)
+          }
+        })
+      )
+    })
+
+  const acquireThroughPool = (deadline: number): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    Effect.suspend(() => {
+      const attempt: Attempt = { deadline, phase: "wait", failures: 0, lastFailure: undefined }
+      return Effect.map(
+        Effect.timeoutOrElse(leaseThroughPool(attempt), {
+          duration: Math.max(0, deadline - now()),
+          orElse: () => Effect.fail(timedOut(attempt))
+        }),
+        (entry) => entry.instance
+      )
+    })
+
+  const acquireAfterWait = (deadline: number): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    Effect.suspend(() => {
+      let waiter: Waiter | undefined
+      const turn = Effect.callback<void, AcquireError>((resume) => {
+        const self: Waiter = {
+          deadline,
+          woken: false,
+          resume: (effect) => {
+            self.resume = undefined
+            resume(effect)
+          }
+        }
+        waiter = self
+        waiters.add(self)
+        hasWaiters.openUnsafe()
+      })
+      const next = Effect.suspend(() => {
+        leave(waiter!)
+        if (state._tag !== "Serving") return Effect.fail(closedError)
+        if (readyEntry() !== undefined) return takeReady
+        return isFull() ? acquireAfterWait(deadline) : acquireThroughPool(deadline)
+      })
+      return Effect.ensuring(
+        Effect.andThen(turn, next),
+        Effect.sync(() => {
+          if (waiter === undefined || !waiters.has(waiter)) return
+          leave(waiter)
+          if (waiter.woken) wakeNext()
+        })
+      )
+    })
+
+  const acquireNow = (): Effect.Effect<I, AcquireError, Scope.Scope> => {
+    if (state._tag !== "Serving") return Effect.fail(closedError)
+    if (waiters.size === 0) {
+      if (readyEntry() !== undefined) return takeReady
+      if (!isFull()) return acquireThroughPool(now() + acquireTimeoutMs)
+    }
+    return acquireAfterWait(now() + acquireTimeoutMs)
+  }
+
+  const useNow = <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireError, R> => {
+    if (state._tag !== "Serving") return Effect.fail(closedError)
+    if (waiters.size !== 0 || readyEntry() === undefined) return Effect.scoped(Effect.flatMap(acquire, f))
+    return Pool.use(pool, (entry) => {
+      lease(entry)
+      return entry.poolItem !== undefined
+        ? f(entry.instance)
+        : Effect.scoped(Effect.andThen(adoptLate(entry), f(entry.instance)))
+    }) as Effect.Effect<A, E, R>
+  }
+
+  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(acquireNow)
+
+  // ---------------------------------------------------------------------------
+  // background: waiter deadlines, and retiring instances past their max lifetime
+  // ---------------------------------------------------------------------------
+
+  const reapExpired = Effect.suspend(() => {
+    const at = now()
+    const expired = Array.from(entries).filter((entry) => !entry.leased && isExpired(entry, at))
+    return Effect.forEach(expired, destroy, { discard: true })
+  })
+  const reapEvery = Duration.millis(Math.max(1000, Math.min(30_000, maxLifetimeMs / 4)))
+  yield* Effect.forkIn(reapExpired.pipe(Effect.repeat(Schedule.spaced(reapEvery))), resourceScope)
+  yield* Effect.forkIn(Effect.forever(expireWaiters), resourceScope)
+
+  // ---------------------------------------------------------------------------
+  // shutdown: stop issuing, drain up to a deadline, force what is left, clean up
+  // ---------------------------------------------------------------------------
+
+  const stopIssuing = Effect.sync(() => {
+    if (state._tag !== "Serving") return
+    state = inUse === 0 ? { _tag: "Closed" } : { _tag: "Draining", drained: Deferred.makeUnsafe<void>() }
+    failWaiters()
+  })
+
+  const drain = Effect.suspend(() =>
+    state._tag === "Draining"
+      ? Effect.map(Effect.timeoutOption(Deferred.await(state.drained), options.drainTimeout), (o) => o._tag === "Some")
+      : Effect.succeed(true)
+  )
+
+  const forceOutstanding = Effect.suspend(() => {
+    state = { _tag: "Closed" }
+    const outstanding = Array.from(entries).filter((entry) => entry.leased)
+    return Effect.as(
+      Effect.forEach(outstanding, (entry) => {
+        if (entry.holder !== undefined) return Scope.close(entry.holder, Exit.void)
+        unlease(entry)
+        if (entry.holdsOriginal || entry.returnSlot === undefined) return destroy(entry)
+        entry.forced = true
+        return Effect.andThen(destroy(entry), entry.returnSlot(Exit.void))
+      }, { discard: true }),
+      outstanding.length
+    )
+  })
+
+  const closePool = Effect.flatMap(
+    Effect.forkDetach(Scope.close(poolScope, Exit.void), { startImmediately: true }),
+    (fiber) => Effect.map(Effect.timeoutOption(Fiber.await(fiber), options.cleanupTimeout), (o) => o._tag === "Some")
+  )
+
+  const reported = Deferred.makeUnsafe<ResourceShutdown>()
+  let shutdownStarted = false
+  const shutdown: Effect.Effect<ResourceShutdown> = Effect.suspend(() => {
+    if (shutdownStarted) return Deferred.await(reported)
+    shutdownStarted = true
+    return Effect.gen(function*() {
+      yield* stopIssuing
+      const drained = yield* drain
+      const outstanding = inUse
+      const forced = yield* forceOutstanding
+      const cleanedUp = yield* closePool
+      const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp }
+      Deferred.doneUnsafe(reported, Exit.succeed(report))
+      return report
+    }).pipe(
+      Effect.withSpan("resource.shutdown", { attributes: { "resource.id": key } }),
+      Effect.uninterruptible
+    )
+  })
+
+  yield* Scope.addFinalizer(resourceScope, shutdown)
+
+  const self: ResourcePool<I> = {
+    key,
+    tenancy: params.tenancy,
+    options,
+    acquire,
+    acquireNow,
+    useNow,
+    stats: () => ({ ...numbers(), created, destroyed, acquisitions, timeouts }),
+    isServing: () => state._tag === "Serving",
+    shutdown
+  }
+  return self
+})
+
+const describe = (error: unknown): string => {
+  if (typeof error === "string") return error
+  if (error instanceof Error) return error.message
+  if (typeof error === "object" && error !== null && "message" in error) return String(error.message)
+  return String(error)
+}
+
+const redact = (text: string, secrets: ReadonlyArray<string>): string =>
+  secrets.reduce((acc, secret) => secret.length === 0 ? acc : acc.split(secret).join("<redacted>"), text)
