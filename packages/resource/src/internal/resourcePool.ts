@@ -1,5 +1,4 @@
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -74,22 +73,18 @@ export interface ResourcePool<I> {
 
 type CreateError = CreateFailed | CreateTimeout | MissingCredential
 type PoolError = CreateError | ResourceClosed
-type Release = (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+type Item<I> = Pool.PoolItem<I, PoolError>
 
 interface Entry<I> {
   readonly instance: I
-  readonly succeed: Effect.Effect<I>
-  readonly afterKept: Effect.Effect<void>
   readonly expiresAt: number
   readonly scope: Scope.Closeable
   idleSince: number
-  leased: boolean
   discarded: boolean
   forced: boolean
-  holdsOriginal: boolean
-  holder: Scope.Closeable | undefined
-  poolItem: Pool.PoolItem<Entry<I>, PoolError> | undefined
-  returnSlot: Release | undefined
+  item: Item<I> | undefined
+  returnSlot: Effect.Effect<void>
+  afterKept: Effect.Effect<void>
 }
 
 interface Waiter {
@@ -99,7 +94,6 @@ interface Waiter {
 }
 
 interface Attempt {
-  readonly deadline: number
   phase: AcquirePhase
   failures: number
   lastFailure: CreateError | undefined
@@ -110,7 +104,17 @@ type State =
   | { readonly _tag: "Draining"; readonly drained: Deferred.Deferred<void> }
   | { readonly _tag: "Closed" }
 
-/** @internal */
+/**
+ * One resource's pool: `Pool.makeWithTTL` plus what a connection pool needs on top of it (create
+ * timeout and retry, acquire timeout with a FIFO of waiters, validation on borrow, recycle on
+ * return, jittered max lifetime, LIFO/FIFO selection, phased shutdown).
+ *
+ * Every pool item is adopted as the pool inserts it: its `release` is wrapped so that each return
+ * runs the resource's return path (recycle, expiry, FIFO placement, waking a waiter). Leases taken
+ * on the fast path are therefore plain `Pool.get` / `Pool.use` calls with no extra finalizer.
+ *
+ * @internal
+ */
 export const make = Effect.fnUntraced(function*<I, Config>(params: {
   readonly key: string
   readonly tenancy: Tenancy.Tenancy
@@ -132,15 +136,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const now = () => clock.currentTimeMillisUnsafe()
 
   let state: State = { _tag: "Serving" }
-  const entries = new Set<Entry<I>>()
+  const entries = new Map<I, Entry<I>>()
   const waiters = new Set<Waiter>()
   const hasWaiters = Latch.makeUnsafe(false)
   const closedError = new ResourceClosed({ key })
   let creating = 0
-  let inUse = 0
   let created = 0
   let destroyed = 0
-  let acquisitions = 0
+  let released = 0
   let timeouts = 0
 
   // ---------------------------------------------------------------------------
@@ -157,7 +160,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         retryable: lifecycle.isRetryable(error)
       })
 
-  const createEntry = Effect.gen(function*() {
+  const createInstance = Effect.gen(function*() {
     const scope = (yield* Scope.Scope) as Scope.Closeable
     const secrets: Array<string> = []
     const context: CreateContext = {
@@ -179,72 +182,64 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       Effect.mapError((error) => toCreateError(error, secrets)),
       Effect.ensuring(Effect.sync(() => creating--))
     )
+    if (entries.has(instance)) {
+      return yield* Effect.die(new Error(`create of "${key}" returned an instance that is already pooled`))
+    }
     const jitter = (yield* Random.next) * options.lifetimeJitter
-    let kept: Effect.Effect<void> | undefined
     const createdAt = now()
     const fresh: Entry<I> = {
       instance,
-      succeed: Effect.succeed(instance),
-      get afterKept() {
-        return kept ??= afterKept(fresh)
-      },
       expiresAt: createdAt + maxLifetimeMs * (1 - jitter),
       scope,
       idleSince: createdAt,
-      leased: false,
       discarded: false,
       forced: false,
-      holdsOriginal: false,
-      holder: undefined,
-      poolItem: undefined,
-      returnSlot: undefined
+      item: undefined,
+      returnSlot: Effect.void,
+      afterKept: Effect.void
     }
     entry = fresh
-    entries.add(fresh)
+    entries.set(instance, fresh)
     created++
-    yield* Scope.addFinalizer(scope, Effect.sync(() => entries.delete(fresh)))
-    return fresh
+    yield* Scope.addFinalizer(scope, Effect.sync(() => entries.delete(instance)))
+    return instance
   })
 
-  const pool = yield* Pool.makeWithTTL<Entry<I>, PoolError, Scope.Scope>({
-    acquire: createEntry,
+  const pool = yield* Pool.makeWithTTL<I, PoolError, Scope.Scope>({
+    acquire: createInstance,
     min: options.min,
     max: options.max,
     timeToLive: options.idleTimeout,
     timeToLiveStrategy: "usage"
   }).pipe(Scope.provide(yield* Scope.fork(resourceScope)))
-
   const poolScope = pool.state.scope as Scope.Closeable
 
   // ---------------------------------------------------------------------------
-  // lease bookkeeping
+  // returning a lease
   // ---------------------------------------------------------------------------
-
-  const lease = (entry: Entry<I>): void => {
-    entry.leased = true
-    inUse++
-    acquisitions++
-  }
-
-  const unlease = (entry: Entry<I>): void => {
-    if (!entry.leased) return
-    entry.leased = false
-    inUse--
-    entry.idleSince = now()
-    if (inUse === 0 && state._tag === "Draining") Deferred.doneUnsafe(state.drained, Exit.void)
-  }
 
   const isExpired = (entry: Entry<I>, at: number) => at >= entry.expiresAt
 
   const needsValidation = (entry: Entry<I>, at: number) => validate !== undefined && at - entry.idleSince >= skipWindowMs
 
-  const destroy = (entry: Entry<I>): Effect.Effect<void> =>
-    Effect.andThen(Pool.invalidate(pool, entry), Scope.close(entry.scope, Exit.void))
+  const isLeased = (entry: Entry<I>) =>
+    entry.item !== undefined && entry.item.refCount > 0 && !entry.discarded && !entry.forced
 
-  const moveToBack = (entry: Entry<I>): void => {
-    const item = entry.poolItem
+  const countInUse = () => {
+    let n = 0
+    for (const entry of entries.values()) if (isLeased(entry)) n++
+    return n
+  }
+
+  const destroy = (entry: Entry<I>): Effect.Effect<void> =>
+    Effect.andThen(
+      Effect.andThen(Pool.invalidate(pool, entry.instance), Scope.close(entry.scope, Exit.void)),
+      Effect.sync(wakeNext)
+    )
+
+  const moveToBack = (item: Item<I>): void => {
     const s = pool.state
-    if (item === undefined || !item.isAvailable || s.availableTail === item) return
+    if (!item.isAvailable || s.availableTail === item) return
     if (item.availablePrevious !== undefined) item.availablePrevious.availableNext = item.availableNext
     else s.availableHead = item.availableNext
     item.availableNext!.availablePrevious = item.availablePrevious
@@ -254,13 +249,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     s.availableTail = item
   }
 
-  const afterReturn = (entry: Entry<I>, kept: boolean) =>
-    Effect.sync(() => {
-      if (kept && fifo) moveToBack(entry)
-      wakeNext()
-    })
-
-  const afterKept = (entry: Entry<I>) => afterReturn(entry, true)
+  const afterReturn = (entry: Entry<I>, kept: boolean): void => {
+    if (kept && fifo && entry.item !== undefined) moveToBack(entry.item)
+    if (state._tag === "Draining" && countInUse() === 0) Deferred.doneUnsafe(state.drained, Exit.void)
+    wakeNext()
+  }
 
   const keepAfterRecycle = (entry: Entry<I>): Effect.Effect<boolean> =>
     recycle!(entry.instance, config).pipe(
@@ -271,41 +264,43 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       })
     )
 
-  const beforeReturn = (entry: Entry<I>): Effect.Effect<boolean> => {
-    unlease(entry)
+  const keepOrDestroy = (entry: Entry<I>): Effect.Effect<boolean> => {
     if (state._tag !== "Serving" || isExpired(entry, now())) return Effect.as(destroy(entry), false)
     return recycle === undefined ? Effect.succeed(true) : keepAfterRecycle(entry)
   }
 
-  const releaseLease = (entry: Entry<I>, original: Effect.Effect<void>): Effect.Effect<void> => {
+  const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
     if (entry.forced) return Effect.void
-    if (entry.discarded) return original
-    if (recycle === undefined && state._tag === "Serving" && !isExpired(entry, now())) {
-      unlease(entry)
-      return waiters.size === 0 && !fifo ? original : Effect.andThen(original, entry.afterKept)
+    if (entry.discarded) return entry.returnSlot
+    released++
+    if (validate !== undefined) entry.idleSince = now()
+    if (recycle === undefined && state._tag === "Serving") {
+      return waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
     }
-    return Effect.flatMap(beforeReturn(entry), (kept) => Effect.andThen(original, afterReturn(entry, kept)))
+    return Effect.flatMap(
+      keepOrDestroy(entry),
+      (kept) => Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, kept)))
+    )
   }
 
-  const adopt = (entry: Entry<I>): boolean => {
-    if (entry.poolItem !== undefined) return false
-    for (const item of pool.state.items) {
-      if (item.exit._tag === "Success" && item.exit.value === entry) {
-        const original = item.release
-        item.release = (exit) => releaseLease(entry, original(exit))
-        entry.poolItem = item
-        entry.returnSlot = original
-        return true
-      }
-    }
-    return false
+  const adopt = (item: Item<I>): void => {
+    if (item.exit._tag !== "Success") return
+    const entry = entries.get(item.exit.value)
+    if (entry === undefined || entry.item !== undefined) return
+    const original = item.release
+    entry.item = item
+    entry.returnSlot = original(Exit.void)
+    entry.afterKept = Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, true)))
+    item.release = () => returnLease(entry)
   }
 
-  const releaseFirstLease = (entry: Entry<I>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      entry.holdsOriginal = false
-      return entry.forced || entry.discarded ? Effect.void : Effect.asVoid(beforeReturn(entry))
-    })
+  const items = pool.state.items
+  const insert = items.add.bind(items)
+  items.add = (item) => {
+    adopt(item)
+    return insert(item)
+  }
+  for (const item of items) adopt(item)
 
   // ---------------------------------------------------------------------------
   // waiting: a FIFO of callers for a full pool, woken one per returned slot
@@ -332,7 +327,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       if (!waiter.woken && waiter.deadline <= at) {
         timeouts++
         leave(waiter)
-        waiter.resume?.(Effect.fail(new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() })))
+        waiter.resume?.(
+          Effect.fail(new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() }))
+        )
       } else {
         next = Math.min(next, waiter.deadline)
       }
@@ -345,7 +342,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       leave(waiter)
       waiter.resume?.(Effect.fail(closedError))
     }
-    const failure = Exit.fail(closedError) as Exit.Failure<Entry<I>, PoolError>
+    const failure = Exit.fail(closedError) as Exit.Failure<I, PoolError>
     for (const notify of Array.from(pool.state.waiters)) notify(failure)
   }
 
@@ -353,43 +350,30 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // acquire
   // ---------------------------------------------------------------------------
 
-  const numbers = (): PoolNumbers => ({
-    size: entries.size,
-    inUse,
-    idle: entries.size - inUse,
-    waiters: waiters.size + pool.state.waiters.size,
-    max: options.max
-  })
-
-  const readyEntry = (): Entry<I> | undefined => {
-    const s = pool.state
-    if (s.waiters.size !== 0) return undefined
-    const head = s.availableHead
-    if (head === undefined || head.exit._tag !== "Success") return undefined
-    const entry = head.exit.value
-    if (entry.poolItem === undefined) return undefined
-    const at = now()
-    return isExpired(entry, at) || needsValidation(entry, at) ? undefined : entry
+  const numbers = (): PoolNumbers => {
+    const inUse = countInUse()
+    let size = 0
+    for (const entry of entries.values()) if (!entry.discarded && !entry.forced) size++
+    return { size, inUse, idle: size - inUse, waiters: waiters.size + pool.state.waiters.size, max: options.max }
   }
 
-  const isFull = () => {
+  const isReady = (): boolean => {
+    const s = pool.state
+    if (s.waiters.size !== 0) return false
+    const head = s.availableHead
+    if (head === undefined || head.exit._tag !== "Success") return false
+    const entry = entries.get(head.exit.value)
+    if (entry === undefined) return false
+    const at = now()
+    return !isExpired(entry, at) && !needsValidation(entry, at)
+  }
+
+  const isFull = (): boolean => {
     const s = pool.state
     return s.availableHead === undefined && s.items.size - s.invalidated.size >= options.max
   }
 
-  const takeReady: Effect.Effect<I, never, Scope.Scope> = Effect.flatMap(
-    Pool.get(pool) as Effect.Effect<Entry<I>, never, Scope.Scope>,
-    (entry) => {
-      lease(entry)
-      return entry.poolItem !== undefined ? entry.succeed : adoptLate(entry)
-    }
-  )
-
-  const adoptLate = (entry: Entry<I>): Effect.Effect<I, never, Scope.Scope> => {
-    adopt(entry)
-    entry.holdsOriginal = true
-    return Effect.as(Effect.addFinalizer(() => releaseFirstLease(entry)), entry.instance)
-  }
+  const takeReady = Pool.get(pool) as Effect.Effect<I, never, Scope.Scope>
 
   const backoff = (failures: number) =>
     Math.min(ms(options.createBackoff) * 2 ** (failures - 1), ms(options.createBackoffMax))
@@ -408,30 +392,26 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return new AcquireTimeout({ key, phase, timeoutMs: acquireTimeoutMs, pool: numbers() })
   }
 
-  const discard = (entry: Entry<I>, attempt: Attempt): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> =>
+  const discard = (entry: Entry<I>, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
-      unlease(entry)
-      acquisitions--
       entry.discarded = true
       return Effect.andThen(destroy(entry), leaseThroughPool(attempt))
     })
 
-  const checkBorrowed = (entry: Entry<I>, attempt: Attempt): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> => {
+  const checkBorrowed = (instance: I, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> => {
+    const entry = entries.get(instance)!
     const at = now()
     if (isExpired(entry, at)) return discard(entry, attempt)
-    if (!needsValidation(entry, at)) return Effect.succeed(entry)
+    if (!needsValidation(entry, at)) return Effect.succeed(instance)
     attempt.phase = "validate"
-    return validate!(entry.instance, config).pipe(
+    return validate!(instance, config).pipe(
       Effect.timeoutOrElse({ duration: options.validateTimeout, orElse: () => Effect.succeed(false) }),
       Effect.catchCause(() => Effect.succeed(false)),
-      Effect.flatMap((valid) => valid ? Effect.succeed(entry) : discard(entry, attempt))
+      Effect.flatMap((valid) => valid ? Effect.succeed(instance) : discard(entry, attempt))
     )
   }
 
-  const onCreateError = (
-    error: PoolError,
-    attempt: Attempt
-  ): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> => {
+  const onCreateError = (error: PoolError, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> => {
     if (error._tag === "ResourceClosed" || error._tag === "MissingCredential" || !error.retryable) {
       return Effect.fail(error)
     }
@@ -440,43 +420,23 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return Effect.andThen(Effect.sleep(backoff(attempt.failures)), leaseThroughPool(attempt))
   }
 
-  const leaseThroughPool = (attempt: Attempt): Effect.Effect<Entry<I>, AcquireError, Scope.Scope> =>
-    Effect.withFiber((fiber) => {
+  const leaseThroughPool = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    Effect.suspend(() => {
       if (state._tag !== "Serving") return Effect.fail(closedError)
       attempt.phase = "wait"
-      const caller = Context.getUnsafe(fiber.context, Scope.Scope)
-      const holder = Scope.makeUnsafe()
-      let taken: Entry<I> | undefined
-      const transferToCaller = Scope.addFinalizerExit(caller, (exit) => {
-        if (taken !== undefined && taken.holder === holder) taken.holder = undefined
-        return Scope.close(holder, exit)
+      return Effect.matchEffect(Pool.get(pool), {
+        onFailure: (error) => onCreateError(error, attempt),
+        onSuccess: (instance) => checkBorrowed(instance, attempt)
       })
-      return Effect.andThen(
-        transferToCaller,
-        Effect.matchEffect(Scope.provide(Pool.get(pool), holder), {
-          onFailure: (error) => onCreateError(error, attempt),
-          onSuccess: (entry) => {
-            taken = entry
-            entry.holder = holder
-            lease(entry)
-            return adopt(entry)
-              ? Effect.andThen(Scope.addFinalizer(holder, releaseFirstLease(entry)), checkBorrowed(entry, attempt))
-              : checkBorrowed(entry, attempt)
-          }
-        })
-      )
     })
 
   const acquireThroughPool = (deadline: number): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
-      const attempt: Attempt = { deadline, phase: "wait", failures: 0, lastFailure: undefined }
-      return Effect.map(
-        Effect.timeoutOrElse(leaseThroughPool(attempt), {
-          duration: Math.max(0, deadline - now()),
-          orElse: () => Effect.fail(timedOut(attempt))
-        }),
-        (entry) => entry.instance
-      )
+      const attempt: Attempt = { phase: "wait", failures: 0, lastFailure: undefined }
+      return Effect.timeoutOrElse(leaseThroughPool(attempt), {
+        duration: Math.max(0, deadline - now()),
+        orElse: () => Effect.fail(timedOut(attempt))
+      })
     })
 
   const acquireAfterWait = (deadline: number): Effect.Effect<I, AcquireError, Scope.Scope> =>
@@ -498,7 +458,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const next = Effect.suspend(() => {
         leave(waiter!)
         if (state._tag !== "Serving") return Effect.fail(closedError)
-        if (readyEntry() !== undefined) return takeReady
+        if (isReady()) return takeReady
         return isFull() ? acquireAfterWait(deadline) : acquireThroughPool(deadline)
       })
       return Effect.ensuring(
@@ -514,32 +474,29 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const acquireNow = (): Effect.Effect<I, AcquireError, Scope.Scope> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
     if (waiters.size === 0) {
-      if (readyEntry() !== undefined) return takeReady
+      if (isReady()) return takeReady
       if (!isFull()) return acquireThroughPool(now() + acquireTimeoutMs)
     }
     return acquireAfterWait(now() + acquireTimeoutMs)
   }
 
-  const useNow = <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireError, R> => {
-    if (state._tag !== "Serving") return Effect.fail(closedError)
-    if (waiters.size !== 0 || readyEntry() === undefined) return Effect.scoped(Effect.flatMap(acquire, f))
-    return Pool.use(pool, (entry) => {
-      lease(entry)
-      return entry.poolItem !== undefined
-        ? f(entry.instance)
-        : Effect.scoped(Effect.andThen(adoptLate(entry), f(entry.instance)))
-    }) as Effect.Effect<A, E, R>
-  }
-
   const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(acquireNow)
 
+  const useNow = <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireError, R> => {
+    if (state._tag !== "Serving") return Effect.fail(closedError)
+    if (waiters.size === 0 && isReady()) return Pool.use(pool, f) as Effect.Effect<A, E, R>
+    return Effect.scoped(Effect.flatMap(acquire, f))
+  }
+
   // ---------------------------------------------------------------------------
-  // background: waiter deadlines, and retiring instances past their max lifetime
+  // background: waiter deadlines, and retiring idle instances past their max lifetime
   // ---------------------------------------------------------------------------
 
   const reapExpired = Effect.suspend(() => {
     const at = now()
-    const expired = Array.from(entries).filter((entry) => !entry.leased && isExpired(entry, at))
+    const expired = Array.from(entries.values()).filter((entry) =>
+      entry.item !== undefined && entry.item.refCount === 0 && isExpired(entry, at)
+    )
     return Effect.forEach(expired, destroy, { discard: true })
   })
   const reapEvery = Duration.millis(Math.max(1000, Math.min(30_000, maxLifetimeMs / 4)))
@@ -552,7 +509,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const stopIssuing = Effect.sync(() => {
     if (state._tag !== "Serving") return
-    state = inUse === 0 ? { _tag: "Closed" } : { _tag: "Draining", drained: Deferred.makeUnsafe<void>() }
+    state = countInUse() === 0 ? { _tag: "Closed" } : { _tag: "Draining", drained: Deferred.makeUnsafe<void>() }
     failWaiters()
   })
 
@@ -564,14 +521,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const forceOutstanding = Effect.suspend(() => {
     state = { _tag: "Closed" }
-    const outstanding = Array.from(entries).filter((entry) => entry.leased)
+    const outstanding = Array.from(entries.values()).filter(isLeased)
     return Effect.as(
       Effect.forEach(outstanding, (entry) => {
-        if (entry.holder !== undefined) return Scope.close(entry.holder, Exit.void)
-        unlease(entry)
-        if (entry.holdsOriginal || entry.returnSlot === undefined) return destroy(entry)
         entry.forced = true
-        return Effect.andThen(destroy(entry), entry.returnSlot(Exit.void))
+        return Effect.andThen(destroy(entry), entry.returnSlot)
       }, { discard: true }),
       outstanding.length
     )
@@ -590,7 +544,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return Effect.gen(function*() {
       yield* stopIssuing
       const drained = yield* drain
-      const outstanding = inUse
+      const outstanding = countInUse()
       const forced = yield* forceOutstanding
       const cleanedUp = yield* closePool
       const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp }
@@ -611,7 +565,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     acquire,
     acquireNow,
     useNow,
-    stats: () => ({ ...numbers(), created, destroyed, acquisitions, timeouts }),
+    stats: () => {
+      const current = numbers()
+      return { ...current, created, destroyed, acquisitions: released + current.inUse, timeouts }
+    },
     isServing: () => state._tag === "Serving",
     shutdown
   }
