@@ -32,13 +32,18 @@ interface Impl {
   readonly close: () => Promise<void>
 }
 
-const percentile = (sorted: Array<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+const percentile = (sorted: Array<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
 const item = () => ({ n: 0 })
 
 const effectImpl = (
   name: string,
-  build: Effect.Effect<{ readonly once: Effect.Effect<unknown, unknown, any>; readonly held: Effect.Effect<unknown, unknown, any> }, never, any>,
+  build: Effect.Effect<
+    { readonly once: Effect.Effect<unknown, unknown, any>; readonly held: Effect.Effect<unknown, unknown, any> },
+    never,
+    any
+  >,
   provide: Layer.Layer<any, any, never> | undefined
 ): Promise<Impl> =>
   new Promise((resolveImpl) => {
@@ -51,7 +56,8 @@ const effectImpl = (
           for (let i = 0; i < n; i++) yield* body
         })
       const context = yield* Effect.context<never>()
-      const run = <A>(effect: Effect.Effect<A, unknown, any>) => Effect.runPromiseWith(context)(effect as Effect.Effect<A>)
+      const run = <A>(effect: Effect.Effect<A, unknown, any>) =>
+        Effect.runPromiseWith(context)(effect as Effect.Effect<A>)
       resolveImpl({
         name,
         op: () => run(once).then(() => undefined),
@@ -75,29 +81,50 @@ const Trivial = Resource.make({
   pool: { min: CONTENDED_POOL, max: CONTENDED_POOL }
 })
 
-const rawPool = Pool.makeWithTTL({ acquire: Effect.sync(item), min: CONTENDED_POOL, max: CONTENDED_POOL, timeToLive: "10 minutes" })
+const rawPool = Pool.makeWithTTL({
+  acquire: Effect.sync(item),
+  min: CONTENDED_POOL,
+  max: CONTENDED_POOL,
+  timeToLive: "10 minutes"
+})
 
 const impls = (): Array<() => Promise<Impl>> => [
   () =>
-    effectImpl("effect-pool", Effect.map(rawPool, (pool) => ({
-      once: Effect.scoped(Pool.get(pool)),
-      held: Effect.scoped(Effect.andThen(Pool.get(pool), Effect.yieldNow))
-    })), undefined),
+    effectImpl(
+      "effect-pool",
+      Effect.map(rawPool, (pool) => ({
+        once: Effect.scoped(Pool.get(pool)),
+        held: Effect.scoped(Effect.andThen(Pool.get(pool), Effect.yieldNow))
+      })),
+      undefined
+    ),
   () =>
-    effectImpl("effect-pool-use", Effect.map(rawPool, (pool) => ({
-      once: Pool.use(pool, Effect.succeed),
-      held: Pool.use(pool, () => Effect.yieldNow)
-    })), undefined),
+    effectImpl(
+      "effect-pool-use",
+      Effect.map(rawPool, (pool) => ({
+        once: Pool.use(pool, Effect.succeed),
+        held: Pool.use(pool, () => Effect.yieldNow)
+      })),
+      undefined
+    ),
   () =>
-    effectImpl("manager", Effect.map(Manager.Manager, () => ({
-      once: Effect.scoped(Manager.acquire("bench")),
-      held: Effect.scoped(Effect.andThen(Manager.acquire("bench"), Effect.yieldNow))
-    })), Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))),
+    effectImpl(
+      "manager",
+      Effect.map(Manager.Manager, () => ({
+        once: Effect.scoped(Manager.acquire("bench")),
+        held: Effect.scoped(Effect.andThen(Manager.acquire("bench"), Effect.yieldNow))
+      })),
+      Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))
+    ),
   () =>
-    effectImpl("manager-use", Effect.map(Manager.Manager, () => ({
-      once: Manager.use("bench", Effect.succeed),
-      held: Manager.use("bench", () => Effect.yieldNow)
-    })), Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))),
+    effectImpl(
+      "manager-use",
+      Effect.map(Manager.Manager, () => ({
+        once: Manager.use("bench", Effect.succeed),
+        held: Manager.use("bench", () => Effect.yieldNow)
+      })),
+      Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))
+    ),
   async () => {
     const pool = GenericPool.createPool({ create: async () => item(), destroy: async () => {} }, {
       min: CONTENDED_POOL,
@@ -163,7 +190,13 @@ const measure = async (impl: Impl): Promise<Array<Result>> => {
   contendedSamples.sort((a, b) => a - b)
   const round2 = (x: number) => Math.round(x * 100) / 100
   return [
-    { scenario: "sequential", impl: impl.name, opsPerSec: Math.round(seq), p50Us: round2(percentile(samples, 0.5)), p99Us: round2(percentile(samples, 0.99)) },
+    {
+      scenario: "sequential",
+      impl: impl.name,
+      opsPerSec: Math.round(seq),
+      p50Us: round2(percentile(samples, 0.5)),
+      p99Us: round2(percentile(samples, 0.99))
+    },
     {
       scenario: "contended",
       impl: impl.name,
@@ -181,7 +214,8 @@ for (const make of impls()) {
   await impl.close()
 }
 
-const byScenario = (scenario: Scenario, impl: string) => results.find((r) => r.scenario === scenario && r.impl === impl)!
+const byScenario = (scenario: Scenario, impl: string) =>
+  results.find((r) => r.scenario === scenario && r.impl === impl)!
 const rows = results.map((r) => {
   const base = r.impl.startsWith("manager")
     ? byScenario(r.scenario, r.impl === "manager" ? "effect-pool" : "effect-pool-use")

@@ -82,5 +82,6 @@ export const layer = (
   tenancy: Tenancy.Tenancy,
   metadata?: Readonly<Record<string, string>>
 ): Layer.Layer<never, InvalidTenancy> =>
-  Layer.effectContext(Effect.map(Tenancy.validate(tenancy), (valid) =>
-    Context.make(Caller, fromTenancy(valid, metadata)))) as Layer.Layer<never, InvalidTenancy>
+  Layer.effectContext(
+    Effect.map(Tenancy.validate(tenancy), (valid) => Context.make(Caller, fromTenancy(valid, metadata)))
+  ) as Layer.Layer<never, InvalidTenancy>

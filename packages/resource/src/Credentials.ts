@@ -47,7 +47,9 @@ export const empty: CredentialProvider = { get: () => Effect.undefined }
  * @category constructors
  * @since 0.1.0
  */
-export const fromRecord = (record: Readonly<Record<string, string | Redacted.Redacted<string>>>): CredentialProvider => ({
+export const fromRecord = (
+  record: Readonly<Record<string, string | Redacted.Redacted<string>>>
+): CredentialProvider => ({
   get: (id) =>
     Effect.sync(() => {
       const value = Object.prototype.hasOwnProperty.call(record, id) ? record[id] : undefined
@@ -68,7 +70,8 @@ export const makeRotating = (initial: Readonly<Record<string, string>>) =>
       get: (id: string) =>
         Effect.map(
           Ref.get(ref),
-          (record) => Object.prototype.hasOwnProperty.call(record, id) ? Redacted.make(record[id]!, { label: id }) : undefined
+          (record) =>
+            Object.prototype.hasOwnProperty.call(record, id) ? Redacted.make(record[id]!, { label: id }) : undefined
         )
     } satisfies CredentialProvider,
     set: (id: string, value: string) => Ref.update(ref, (record) => ({ ...record, [id]: value }))
@@ -92,8 +95,11 @@ export const resolve = (
   credentialId: string,
   resourceKey: string
 ): Effect.Effect<Redacted.Redacted<string>, MissingCredential> =>
-  Effect.flatMap(Credentials, (provider) =>
-    Effect.flatMap(provider.get(credentialId, resourceKey), (value) =>
-      value === undefined
-        ? Effect.fail(new MissingCredential({ credentialId, key: resourceKey }))
-        : Effect.succeed(value)))
+  Effect.flatMap(
+    Credentials,
+    (provider) =>
+      Effect.flatMap(provider.get(credentialId, resourceKey), (value) =>
+        value === undefined
+          ? Effect.fail(new MissingCredential({ credentialId, key: resourceKey }))
+          : Effect.succeed(value))
+  )

@@ -181,7 +181,7 @@ export const make: Effect.Effect<ManagerShape, never, Scope.Scope> = Effect.gen(
           { concurrency: "unbounded" }
         )
         reports.push(...batchReports)
-        if (deregister) for (const key of batch) removeKey(key)
+        if (deregister) { for (const key of batch) removeKey(key) }
       }
       return { resources: reports }
     })

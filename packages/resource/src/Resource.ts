@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as ResourcePool from "./internal/resourcePool.ts"
@@ -57,7 +58,7 @@ const TypeId = "~@nebula/resource/Resource"
  */
 export interface CreateContext {
   readonly key: string
-  readonly credential: (id: string) => Effect.Effect<import("effect/Redacted").Redacted<string>, MissingCredential>
+  readonly credential: (id: string) => Effect.Effect<Redacted.Redacted<string>, MissingCredential>
 }
 
 /**
@@ -204,8 +205,7 @@ export const make = <
     key: definition.key,
     definition,
     tag,
-    layer: (config, options) =>
-      Layer.effect(tag, register(definition, dependencies, config, options)) as any,
+    layer: (config, options) => Layer.effect(tag, register(definition, dependencies, config, options)) as any,
     acquire: Manager.acquire(definition.key) as Effect.Effect<Instance, AcquireError, Scope.Scope | Manager.Manager>,
     use: (f) => Manager.use(definition.key, f as (instance: unknown) => Effect.Effect<any, any, any>),
     pipe() {
@@ -235,7 +235,9 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
     for (const dependency of dependencies) {
       if (typeof dependency !== "string") yield* dependency.tag
     }
-    const dependencyKeys = dependencies.map((dependency) => typeof dependency === "string" ? dependency : dependency.key)
+    const dependencyKeys = dependencies.map((dependency) =>
+      typeof dependency === "string" ? dependency : dependency.key
+    )
     const scope = yield* Scope.Scope
     yield* manager.reserve(key, dependencyKeys)
     yield* Scope.addFinalizer(scope, manager.deregister(key))
@@ -260,7 +262,11 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
     }
     yield* manager.activate(registration)
     yield* Effect.logInfo("resource registered").pipe(
-      Effect.annotateLogs({ "resource.id": key, "resource.scope": Tenancy.format(tenancy), "pool.max": poolOptions.max })
+      Effect.annotateLogs({
+        "resource.id": key,
+        "resource.scope": Tenancy.format(tenancy),
+        "pool.max": poolOptions.max
+      })
     )
     const handle: Handle<Key, Instance> = {
       key,
@@ -278,7 +284,10 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
     return handle
   }).pipe(
     Effect.withSpan("resource.register", {
-      attributes: { "resource.id": definition.key, "resource.scope": Tenancy.format(definition.tenancy ?? Tenancy.global) }
+      attributes: {
+        "resource.id": definition.key,
+        "resource.scope": Tenancy.format(definition.tenancy ?? Tenancy.global)
+      }
     })
   )
 

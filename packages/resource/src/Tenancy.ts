@@ -186,8 +186,10 @@ export const contains = (parent: Tenancy, child: Tenancy): boolean => {
     case "Global":
       return true
     case "Tenant":
-      return child._tag === "Tenant" ? child.tenantId === parent.tenantId :
-        child._tag === "Custom" ? false :
+      return child._tag === "Tenant" ?
+        child.tenantId === parent.tenantId :
+        child._tag === "Custom" ?
+        false :
         child._tag !== "Global" && child.tenantId === parent.tenantId
     case "Workflow":
       switch (child._tag) {

@@ -220,7 +220,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const isExpired = (entry: Entry<I>, at: number) => at >= entry.expiresAt
 
-  const needsValidation = (entry: Entry<I>, at: number) => validate !== undefined && at - entry.idleSince >= skipWindowMs
+  const needsValidation = (entry: Entry<I>, at: number) =>
+    validate !== undefined && at - entry.idleSince >= skipWindowMs
 
   const isLeased = (entry: Entry<I>) =>
     entry.item !== undefined && entry.item.refCount > 0 && !entry.discarded && !entry.forced
