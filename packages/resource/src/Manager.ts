@@ -118,12 +118,13 @@ export interface ManagerShape {
   /** @internal used by resource layers: claims a key and records its dependency edges */
   readonly reserve: (
     key: string,
-    dependencies: ReadonlyArray<string>
+    dependencies: ReadonlyArray<string>,
+    token: object
   ) => Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed>
   /** @internal used by resource layers: makes a reserved key acquirable */
   readonly activate: (registration: Registration) => Effect.Effect<void>
-  /** @internal used by resource layers */
-  readonly deregister: (key: string) => Effect.Effect<void>
+  /** @internal used by resource layers: releases the key if `token` still owns it */
+  readonly deregister: (key: string, token: object) => Effect.Effect<void>
   /** @internal the registered pool of a key */
   readonly lookup: (key: string) => Registration | undefined
 }
@@ -212,9 +213,12 @@ export const make: Effect.Effect<ManagerShape, never, Scope.Scope> = Effect.gen(
       )
     })
 
+  const owners = new Map<string, object>()
+
   const reserve = (
     key: string,
-    dependencies: ReadonlyArray<string>
+    dependencies: ReadonlyArray<string>,
+    token: object
   ): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> =>
     Effect.suspend((): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> => {
       if (shuttingDown) return Effect.fail(new ResourceClosed({ key }))
@@ -222,6 +226,7 @@ export const make: Effect.Effect<ManagerShape, never, Scope.Scope> = Effect.gen(
       const cycle = findCycle(edges, key, dependencies)
       if (cycle !== undefined) return Effect.fail(new CircularDependency({ cycle }))
       edges.set(key, dependencies)
+      owners.set(key, token)
       return Effect.void
     })
 
@@ -233,9 +238,13 @@ export const make: Effect.Effect<ManagerShape, never, Scope.Scope> = Effect.gen(
   const removeKey = (key: string) => {
     registry.delete(key)
     edges.delete(key)
+    owners.delete(key)
   }
 
-  const deregister = (key: string) => Effect.sync(() => removeKey(key))
+  const deregister = (key: string, token: object) =>
+    Effect.sync(() => {
+      if (owners.get(key) === token) removeKey(key)
+    })
 
   yield* Effect.addFinalizer(() => shutdown)
 

@@ -239,8 +239,9 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
       typeof dependency === "string" ? dependency : dependency.key
     )
     const scope = yield* Scope.Scope
-    yield* manager.reserve(key, dependencyKeys)
-    yield* Scope.addFinalizer(scope, manager.deregister(key))
+    const token = {}
+    yield* manager.reserve(key, dependencyKeys, token)
+    yield* Scope.addFinalizer(scope, manager.deregister(key, token))
     const resourceScope = yield* Scope.fork(scope)
     const pool = yield* ResourcePool.make<Instance, Config>({
       key,

@@ -294,7 +294,7 @@ export type AcquireError =
  * @category errors
  * @since 0.1.0
  */
-export type RegisterError = InvalidConfig | CircularDependency | AlreadyRegistered
+export type RegisterError = InvalidConfig | CircularDependency | AlreadyRegistered | ResourceClosed
 
 const tags = new Set<string>([
   "InvalidConfig",

@@ -174,8 +174,9 @@ export const format = (self: Tenancy): string => {
 }
 
 /**
- * Whether `parent` contains `child`: Global contains everything; otherwise the child must be at the
- * same or a narrower level of the same branch, carrying every parent id the parent has (deny by default).
+ * Whether `parent` contains `child`. Global contains everything. At the same level only an equal
+ * tenancy is contained (every id, parent ids included). A narrower child must carry the parent's own
+ * id, and every parent id the parent has (deny by default); ids the parent lacks are unconstrained.
  *
  * @category predicates
  * @since 0.1.0

@@ -160,6 +160,21 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         retryable: lifecycle.isRetryable(error)
       })
 
+  const withCreateTimeout = <A>(
+    create: Effect.Effect<A, unknown, Scope.Scope>
+  ): Effect.Effect<A, unknown, Scope.Scope> =>
+    Effect.flatMap(Effect.forkDetach(create, { startImmediately: true }), (fiber) =>
+      Fiber.join(fiber).pipe(
+        Effect.timeoutOrElse({
+          duration: options.createTimeout,
+          orElse: () => {
+            fiber.interruptUnsafe()
+            return Effect.fail(new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: 1 }))
+          }
+        }),
+        Effect.onInterrupt(() => Effect.sync(() => fiber.interruptUnsafe()))
+      ))
+
   const createInstance = Effect.gen(function*() {
     const scope = (yield* Scope.Scope) as Scope.Closeable
     const secrets: Array<string> = []
@@ -174,11 +189,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     let entry: Entry<I> | undefined
     yield* Scope.addFinalizer(scope, Effect.sync(() => entry !== undefined && destroyed++))
     creating++
-    const instance = yield* lifecycle.create(config, context).pipe(
-      Effect.timeoutOrElse({
-        duration: options.createTimeout,
-        orElse: () => Effect.fail(new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: 1 }))
-      }),
+    const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
       Effect.mapError((error) => toCreateError(error, secrets)),
       Effect.ensuring(Effect.sync(() => creating--))
     )
@@ -257,7 +268,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
 
   const keepAfterRecycle = (entry: Entry<I>): Effect.Effect<boolean> =>
-    recycle!(entry.instance, config).pipe(
+    Effect.interruptible(recycle!(entry.instance, config)).pipe(
       Effect.timeoutOrElse({ duration: options.recycleTimeout, orElse: () => Effect.fail("recycle timed out") }),
       Effect.matchCauseEffect({
         onFailure: () => Effect.as(destroy(entry), false),
@@ -274,8 +285,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (entry.forced) return Effect.void
     if (entry.discarded) return entry.returnSlot
     released++
-    if (validate !== undefined) entry.idleSince = now()
-    if (recycle === undefined && state._tag === "Serving") {
+    const at = now()
+    entry.idleSince = at
+    if (recycle === undefined && state._tag === "Serving" && !isExpired(entry, at)) {
       return waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
     }
     return Effect.flatMap(
@@ -327,10 +339,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     for (const waiter of waiters) {
       if (!waiter.woken && waiter.deadline <= at) {
         timeouts++
+        const error = new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() })
         leave(waiter)
-        waiter.resume?.(
-          Effect.fail(new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() }))
-        )
+        waiter.resume?.(Effect.fail(error))
       } else {
         next = Math.min(next, waiter.deadline)
       }
