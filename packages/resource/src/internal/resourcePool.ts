@@ -243,6 +243,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return n
   }
 
+  const retire = (entry: Entry<I>): Effect.Effect<void> => Scope.close(entry.scope, Exit.void)
+
   const destroy = (entry: Entry<I>): Effect.Effect<void> =>
     Effect.andThen(
       Effect.andThen(Pool.invalidate(pool, entry.instance), Scope.close(entry.scope, Exit.void)),
@@ -277,7 +279,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     )
 
   const keepOrDestroy = (entry: Entry<I>): Effect.Effect<boolean> => {
-    if (state._tag !== "Serving" || isExpired(entry, now())) return Effect.as(destroy(entry), false)
+    if (state._tag !== "Serving") return Effect.as(retire(entry), false)
+    if (isExpired(entry, now())) return Effect.as(destroy(entry), false)
     return recycle === undefined ? Effect.succeed(true) : keepAfterRecycle(entry)
   }
 
@@ -519,10 +522,12 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // shutdown: stop issuing, drain up to a deadline, force what is left, clean up
   // ---------------------------------------------------------------------------
 
-  const stopIssuing = Effect.sync(() => {
-    if (state._tag !== "Serving") return
+  const stopIssuing = Effect.suspend(() => {
+    if (state._tag !== "Serving") return Effect.void
     state = countInUse() === 0 ? { _tag: "Closed" } : { _tag: "Draining", drained: Deferred.makeUnsafe<void>() }
     failWaiters()
+    const idle = Array.from(entries.values()).filter((entry) => !isLeased(entry))
+    return Effect.forEach(idle, retire, { discard: true })
   })
 
   const drain = Effect.suspend(() =>
@@ -537,7 +542,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return Effect.as(
       Effect.forEach(outstanding, (entry) => {
         entry.forced = true
-        return Effect.andThen(destroy(entry), entry.returnSlot)
+        return Effect.andThen(retire(entry), entry.returnSlot)
       }, { discard: true }),
       outstanding.length
     )
