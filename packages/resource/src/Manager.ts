@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -375,10 +376,24 @@ export const acquireFrom = (
     const caller = fiber.getRef(Caller).tenancy
     if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
   }
-  return isTraced(fiber.context)
-    ? Effect.withSpan(registration.pool.acquire, "resource.acquire", { attributes: spanAttributes(registration) })
-    : registration.pool.acquireNow()
+  return isTraced(fiber.context) ? tracedAcquire(registration) : registration.pool.acquireNow()
 }
+
+const tracedAcquire = (registration: Registration): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
+  Effect.withSpan(registration.pool.acquire, "resource.acquire", { attributes: spanAttributes(registration) }).pipe(
+    Effect.tap(() =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (acquiredAt) =>
+          Effect.addFinalizer(() =>
+            Effect.flatMap(Clock.currentTimeMillis, (releasedAt) =>
+              Effect.withSpan(Effect.void, "resource.release", {
+                attributes: { ...spanAttributes(registration), "resource.hold_ms": releasedAt - acquiredAt }
+              }))
+          )
+      )
+    )
+  )
 
 /** @internal */
 export const useFrom = <A, E, R>(
@@ -393,8 +408,6 @@ export const useFrom = <A, E, R>(
     if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
   }
   return isTraced(fiber.context)
-    ? Effect.withSpan(Effect.suspend(() => registration.pool.useNow(f)), "resource.acquire", {
-      attributes: spanAttributes(registration)
-    })
+    ? Effect.scoped(Effect.flatMap(tracedAcquire(registration), f))
     : registration.pool.useNow(f)
 }
