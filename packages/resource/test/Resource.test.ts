@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Redacted, Schema, Tracer } from "effect"
+import { Effect, Exit, Layer, Option, Redacted, Schema, Scope, Tracer } from "effect"
 import * as Caller from "../src/Caller.ts"
 import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
@@ -277,13 +277,12 @@ describe("Resource", () => {
           create: () => Effect.succeed({ executionId })
         })
       return Effect.gen(function*() {
-        const first = yield* Effect.scoped(Effect.gen(function*() {
-          yield* Layer.build(perExecution("e1").layer({}))
-          yield* Manager.closeTenancy(Tenancy.execution("e1"))
-          return yield* Effect.forkScoped(Effect.never)
-        }))
-        void first
+        const firstScope = yield* Scope.make()
+        yield* Layer.buildWithScope(perExecution("e1").layer({}), firstScope)
+        yield* Manager.closeTenancy(Tenancy.execution("e1"))
         yield* Layer.build(perExecution("e2").layer({}))
+        yield* Scope.close(firstScope, Exit.void)
+        assert.deepStrictEqual((yield* Manager.list).map((r) => r.tenancy), [Tenancy.execution("e2")])
         const instance = yield* Effect.scoped(Manager.acquire("per-execution")).pipe(
           Caller.provide(Tenancy.execution("e2"))
         )
