@@ -515,8 +515,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return Effect.forEach(expired, destroy, { discard: true })
   })
   const reapEvery = Duration.millis(Math.max(1000, Math.min(30_000, maxLifetimeMs / 4)))
-  yield* Effect.forkIn(reapExpired.pipe(Effect.repeat(Schedule.spaced(reapEvery))), resourceScope)
-  yield* Effect.forkIn(Effect.forever(expireWaiters), resourceScope)
+  const background = [
+    yield* Effect.forkIn(reapExpired.pipe(Effect.repeat(Schedule.spaced(reapEvery))), resourceScope),
+    yield* Effect.forkIn(Effect.forever(expireWaiters), resourceScope)
+  ]
+  const stopBackground = Effect.forEach(background, Fiber.interrupt, { discard: true })
 
   // ---------------------------------------------------------------------------
   // shutdown: stop issuing, drain up to a deadline, force what is left, clean up
@@ -564,6 +567,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const outstanding = countInUse()
       const forced = yield* forceOutstanding
       const cleanedUp = yield* closePool
+      yield* stopBackground
       const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp }
       Deferred.doneUnsafe(reported, Exit.succeed(report))
       return report
