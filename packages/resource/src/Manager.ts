@@ -12,11 +12,14 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Caller } from "./Caller.ts"
 import { findCycle, shutdownBatches } from "./internal/dependencyGraph.ts"
-import type { ResourcePool, ResourceShutdown, Stats as PoolStats } from "./internal/resourcePool.ts"
+import * as EventBus from "./internal/eventBus.ts"
+import type { Percentiles, ResourcePool, ResourceShutdown, Stats as PoolStats } from "./internal/resourcePool.ts"
 import {
   AccessDenied,
   type AcquireError,
@@ -25,6 +28,7 @@ import {
   NotRegistered,
   ResourceClosed
 } from "./ResourceError.ts"
+import { type Filter, ResourceEvent } from "./ResourceEvent.ts"
 import * as Tenancy from "./Tenancy.ts"
 
 /**
@@ -84,6 +88,37 @@ export interface ShutdownReport {
 }
 
 /**
+ * Health of a resource as the operator sees it. Until health checks are configured every resource
+ * is `Unknown`, which never blocks acquire.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface HealthView {
+  readonly status: "Healthy" | "Degraded" | "Unhealthy" | "Unknown"
+  readonly reason: string | undefined
+  readonly lastTransitionAt: number | undefined
+}
+
+/**
+ * One resource as an operator endpoint serves it: identity, pool numbers, recent acquire wait
+ * percentiles (milliseconds, over the last 1,024 acquires), health and quarantine.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ResourceSnapshot {
+  readonly key: string
+  readonly tenancy: string
+  readonly dependencies: ReadonlyArray<string>
+  readonly serving: boolean
+  readonly stats: Stats
+  readonly acquireWaitMs: Percentiles
+  readonly health: HealthView
+  readonly quarantine: { readonly reason: string; readonly attempts: number; readonly nextProbeAt: number } | undefined
+}
+
+/**
  * What a resource layer hands to the Manager when it registers.
  *
  * @category models
@@ -116,6 +151,12 @@ export interface ManagerShape {
   readonly shutdown: Effect.Effect<ShutdownReport>
   /** Shuts down and deregisters every resource whose tenancy lies inside `tenancy`. */
   readonly closeTenancy: (tenancy: Tenancy.Tenancy) => Effect.Effect<ShutdownReport>
+  /** One snapshot per registered resource. */
+  readonly snapshot: Effect.Effect<ReadonlyArray<ResourceSnapshot>>
+  /** Subscribes now and returns the stream of events from this point on, optionally filtered. */
+  readonly subscribe: (filter?: Filter) => Effect.Effect<Stream.Stream<ResourceEvent>, never, Scope.Scope>
+  /** @internal the event bus pools publish on */
+  readonly events: EventBus.EventBus
   /** @internal used by resource layers: claims a key and records its dependency edges */
   readonly reserve: (
     key: string,
@@ -144,113 +185,163 @@ export class Manager extends Context.Service<Manager, ManagerShape>()("@nebula/r
  * @category constructors
  * @since 0.1.0
  */
-export const make: Effect.Effect<ManagerShape, never, Scope.Scope> = Effect.gen(function*() {
-  const registry = new Map<string, Registration>()
-  const edges = new Map<string, ReadonlyArray<string>>()
-  const shutdownReport = yield* Deferred.make<ShutdownReport>()
-  let shuttingDown = false
+export const make = (options?: {
+  /** Capacity of the event bus; a slow subscriber loses the oldest events beyond it. @default 1024 */
+  readonly eventCapacity?: number | undefined
+}): Effect.Effect<ManagerShape, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const minimumLogLevel = yield* References.MinimumLogLevel
+    const debugLogs = minimumLogLevel === "Debug" || minimumLogLevel === "Trace" || minimumLogLevel === "All"
+    const events = yield* EventBus.make(options?.eventCapacity ?? 1024, debugLogs)
+    const registry = new Map<string, Registration>()
+    const edges = new Map<string, ReadonlyArray<string>>()
+    const shutdownReport = yield* Deferred.make<ShutdownReport>()
+    let shuttingDown = false
 
-  const lookup = (key: string) => registry.get(key)
+    const lookup = (key: string) => registry.get(key)
 
-  const acquire = (key: string): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
-    Effect.withFiber((fiber) => acquireFrom(registry.get(key), key, fiber))
+    const acquire = (key: string): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
+      Effect.withFiber((fiber) => acquireFrom(registry.get(key), key, fiber, events))
 
-  const use = <A, E, R>(key: string, f: (instance: unknown) => Effect.Effect<A, E, R>) =>
-    Effect.withFiber((fiber) => useFrom(registry.get(key), key, fiber, f))
+    const use = <A, E, R>(key: string, f: (instance: unknown) => Effect.Effect<A, E, R>) =>
+      Effect.withFiber((fiber) => useFrom(registry.get(key), key, fiber, f, events))
 
-  const stats = (key: string) =>
-    Effect.suspend(() => {
-      const registration = registry.get(key)
-      return registration === undefined
-        ? Effect.fail(new NotRegistered({ key }))
-        : Effect.succeed(registration.pool.stats())
-    })
-
-  const list = Effect.sync(() =>
-    Array.from(registry.values(), ({ dependencies, key, tenancy }) => ({ key, tenancy, dependencies }))
-  )
-
-  const shutdownKeys = (keys: ReadonlyArray<string>, deregister: boolean) =>
-    Effect.gen(function*() {
-      const reports: Array<ResourceReport> = []
-      for (const batch of shutdownBatches(keys, edges)) {
-        const batchReports = yield* Effect.forEach(
-          batch.flatMap((key) => {
-            const registration = registry.get(key)
-            return registration === undefined ? [] : [registration]
-          }),
-          (registration) => registration.pool.shutdown,
-          { concurrency: "unbounded" }
-        )
-        reports.push(...batchReports)
-        if (deregister) { for (const key of batch) removeKey(key) }
-      }
-      return { resources: reports }
-    })
-
-  const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => {
-    if (shuttingDown) return Deferred.await(shutdownReport)
-    shuttingDown = true
-    return shutdownKeys(Array.from(registry.keys()), false).pipe(
-      Effect.tap((report) => Deferred.succeed(shutdownReport, report)),
-      Effect.tap((report) =>
-        Effect.logInfo("resource manager shut down").pipe(
-          Effect.annotateLogs({ resources: report.resources.length })
-        )
-      ),
-      Effect.withSpan("resource.shutdown", { attributes: { "resource.count": registry.size } }),
-      Effect.uninterruptible
+    const snapshot = Effect.sync(() =>
+      Array.from(registry.values(), (registration): ResourceSnapshot => ({
+        key: registration.key,
+        tenancy: Tenancy.format(registration.tenancy),
+        dependencies: registration.dependencies,
+        serving: registration.pool.isServing(),
+        stats: registration.pool.stats(),
+        acquireWaitMs: registration.pool.waitPercentiles(),
+        health: { status: "Unknown", reason: undefined, lastTransitionAt: undefined },
+        quarantine: undefined
+      }))
     )
-  })
 
-  const closeTenancy = (tenancy: Tenancy.Tenancy) =>
-    Effect.suspend(() => {
-      const keys = Array.from(registry.values())
-        .filter((registration) => Tenancy.contains(tenancy, registration.tenancy))
-        .map((registration) => registration.key)
-      return shutdownKeys(keys, true).pipe(
-        Effect.withSpan("resource.close_tenancy", { attributes: { "resource.scope": Tenancy.format(tenancy) } }),
+    const stats = (key: string) =>
+      Effect.suspend(() => {
+        const registration = registry.get(key)
+        return registration === undefined
+          ? Effect.fail(new NotRegistered({ key }))
+          : Effect.succeed(registration.pool.stats())
+      })
+
+    const list = Effect.sync(() =>
+      Array.from(registry.values(), ({ dependencies, key, tenancy }) => ({ key, tenancy, dependencies }))
+    )
+
+    const shutdownKeys = (keys: ReadonlyArray<string>, deregister: boolean) =>
+      Effect.gen(function*() {
+        const reports: Array<ResourceReport> = []
+        for (const batch of shutdownBatches(keys, edges)) {
+          const batchReports = yield* Effect.forEach(
+            batch.flatMap((key) => {
+              const registration = registry.get(key)
+              return registration === undefined ? [] : [registration]
+            }),
+            (registration) => registration.pool.shutdown,
+            { concurrency: "unbounded" }
+          )
+          reports.push(...batchReports)
+          if (deregister) { for (const key of batch) removeKey(key) }
+        }
+        return { resources: reports }
+      })
+
+    const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => {
+      if (shuttingDown) return Deferred.await(shutdownReport)
+      shuttingDown = true
+      return shutdownKeys(Array.from(registry.keys()), false).pipe(
+        Effect.tap((report) => Deferred.succeed(shutdownReport, report)),
+        Effect.tap((report) =>
+          Effect.logInfo("resource manager shut down").pipe(
+            Effect.annotateLogs({ resources: report.resources.length })
+          )
+        ),
+        Effect.withSpan("resource.shutdown", { attributes: { "resource.count": registry.size } }),
         Effect.uninterruptible
       )
     })
 
-  const owners = new Map<string, object>()
+    const closeTenancy = (tenancy: Tenancy.Tenancy) =>
+      Effect.suspend(() => {
+        const keys = Array.from(registry.values())
+          .filter((registration) => Tenancy.contains(tenancy, registration.tenancy))
+          .map((registration) => registration.key)
+        return shutdownKeys(keys, true).pipe(
+          Effect.withSpan("resource.close_tenancy", { attributes: { "resource.scope": Tenancy.format(tenancy) } }),
+          Effect.uninterruptible
+        )
+      })
 
-  const reserve = (
-    key: string,
-    dependencies: ReadonlyArray<string>,
-    token: object
-  ): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> =>
-    Effect.suspend((): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> => {
-      if (shuttingDown) return Effect.fail(new ResourceClosed({ key }))
-      if (edges.has(key)) return Effect.fail(new AlreadyRegistered({ key }))
-      const cycle = findCycle(edges, key, dependencies)
-      if (cycle !== undefined) return Effect.fail(new CircularDependency({ cycle }))
-      edges.set(key, dependencies)
-      owners.set(key, token)
-      return Effect.void
-    })
+    const owners = new Map<string, object>()
 
-  const activate = (registration: Registration) =>
-    Effect.sync(() => {
-      registry.set(registration.key, registration)
-    })
+    const reserve = (
+      key: string,
+      dependencies: ReadonlyArray<string>,
+      token: object
+    ): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> =>
+      Effect.suspend((): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> => {
+        if (shuttingDown) return Effect.fail(new ResourceClosed({ key }))
+        if (edges.has(key)) return Effect.fail(new AlreadyRegistered({ key }))
+        const cycle = findCycle(edges, key, dependencies)
+        if (cycle !== undefined) return Effect.fail(new CircularDependency({ cycle }))
+        edges.set(key, dependencies)
+        owners.set(key, token)
+        return Effect.void
+      })
 
-  const removeKey = (key: string) => {
-    registry.delete(key)
-    edges.delete(key)
-    owners.delete(key)
-  }
+    const activate = (registration: Registration) =>
+      Effect.suspend(() => {
+        registry.set(registration.key, registration)
+        return Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          events.publish(ResourceEvent.Registered({
+            key: registration.key,
+            tenancy: Tenancy.format(registration.tenancy),
+            at,
+            dependencies: registration.dependencies
+          })))
+      })
 
-  const deregister = (key: string, token: object) =>
-    Effect.sync(() => {
-      if (owners.get(key) === token) removeKey(key)
-    })
+    const removeKey = (key: string) => {
+      registry.delete(key)
+      edges.delete(key)
+      owners.delete(key)
+    }
 
-  yield* Effect.addFinalizer(() => shutdown)
+    const deregister = (key: string, token: object) =>
+      Effect.suspend(() => {
+        if (owners.get(key) !== token) return Effect.void
+        const registration = registry.get(key)
+        removeKey(key)
+        return registration === undefined ?
+          Effect.void :
+          Effect.flatMap(
+            Clock.currentTimeMillis,
+            (at) =>
+              events.publish(ResourceEvent.Deregistered({ key, tenancy: Tenancy.format(registration.tenancy), at }))
+          )
+      })
 
-  return { acquire, use, stats, list, shutdown, closeTenancy, reserve, activate, deregister, lookup }
-})
+    yield* Effect.addFinalizer(() => shutdown)
+
+    return {
+      acquire,
+      use,
+      stats,
+      list,
+      shutdown,
+      closeTenancy,
+      snapshot,
+      subscribe: (filter) => events.subscribe(filter ?? {}),
+      events,
+      reserve,
+      activate,
+      deregister,
+      lookup
+    }
+  })
 
 /**
  * The Manager layer.
@@ -258,7 +349,16 @@ export const make: Effect.Effect<ManagerShape, never, Scope.Scope> = Effect.gen(
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Manager> = Layer.effect(Manager, make)
+export const layer: Layer.Layer<Manager> = Layer.effect(Manager, make())
+
+/**
+ * The Manager layer with options (event bus capacity).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerWith = (options: Parameters<typeof make>[0]): Layer.Layer<Manager> =>
+  Layer.effect(Manager, make(options))
 
 type KnownKey = keyof Registry & string
 
@@ -281,7 +381,10 @@ export const acquire: {
   <K extends KnownKey>(key: K): Effect.Effect<Registry[K], AcquireError, Scope.Scope | Manager>
   (key: string): Effect.Effect<unknown, AcquireError, Scope.Scope | Manager>
 } = (key: string) =>
-  Effect.withFiber((fiber) => acquireFrom(Context.getUnsafe(fiber.context, Manager).lookup(key), key, fiber))
+  Effect.withFiber((fiber) => {
+    const manager = Context.getUnsafe(fiber.context, Manager)
+    return acquireFrom(manager.lookup(key), key, fiber, manager.events)
+  })
 
 /**
  * Leases an instance of `key` for the duration of `f`; the scope-free fast path.
@@ -300,7 +403,10 @@ export const use: {
     R | Manager
   >
 } = <A, E, R>(key: string, f: (instance: any) => Effect.Effect<A, E, R>) =>
-  Effect.withFiber((fiber) => useFrom(Context.getUnsafe(fiber.context, Manager).lookup(key), key, fiber, f))
+  Effect.withFiber((fiber) => {
+    const manager = Context.getUnsafe(fiber.context, Manager)
+    return useFrom(manager.lookup(key), key, fiber, f, manager.events)
+  })
 
 /**
  * Statistics of one resource.
@@ -342,6 +448,35 @@ export const shutdown: Effect.Effect<ShutdownReport, never, Manager> = Effect.fl
 export const closeTenancy = (tenancy: Tenancy.Tenancy): Effect.Effect<ShutdownReport, never, Manager> =>
   Effect.flatMap(Manager, (manager) => manager.closeTenancy(tenancy))
 
+/**
+ * The operator snapshot: one entry per registered resource.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const snapshot: Effect.Effect<ReadonlyArray<ResourceSnapshot>, never, Manager> = Effect.flatMap(
+  Manager,
+  (manager) => manager.snapshot
+)
+
+/**
+ * Subscribes to lifecycle events from now on; the stream ends with the subscription's scope.
+ *
+ * **Example** (Watching one resource)
+ *
+ * ```ts
+ * const events = yield* Manager.subscribe({ key: "db" })
+ * yield* Stream.runForEach(events, (event) => Console.log(event._tag))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const subscribe = (
+  filter?: Filter
+): Effect.Effect<Stream.Stream<ResourceEvent>, never, Manager | Scope.Scope> =>
+  Effect.flatMap(Manager, (manager) => manager.subscribe(filter))
+
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
@@ -369,18 +504,26 @@ const spanAttributes = (registration: Registration) => {
 export const acquireFrom = (
   registration: Registration | undefined,
   key: string,
-  fiber: Fiber.Fiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>,
+  events: EventBus.EventBus
 ): Effect.Effect<unknown, AcquireError, Scope.Scope> => {
   if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
   if (registration.tenancy._tag !== "Global") {
     const caller = fiber.getRef(Caller).tenancy
     if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
   }
-  return isTraced(fiber.context) ? tracedAcquire(registration) : registration.pool.acquireNow()
+  return isTraced(fiber.context)
+    ? tracedAcquire(registration, events.observed())
+    : registration.pool.acquireNow(events.observed())
 }
 
-const tracedAcquire = (registration: Registration): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
-  Effect.withSpan(registration.pool.acquire, "resource.acquire", { attributes: spanAttributes(registration) }).pipe(
+const tracedAcquire = (
+  registration: Registration,
+  observed: boolean
+): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
+  Effect.withSpan(Effect.suspend(() => registration.pool.acquireNow(observed)), "resource.acquire", {
+    attributes: spanAttributes(registration)
+  }).pipe(
     Effect.tap(() =>
       Effect.flatMap(
         Clock.currentTimeMillis,
@@ -400,14 +543,16 @@ export const useFrom = <A, E, R>(
   registration: Registration | undefined,
   key: string,
   fiber: Fiber.Fiber<unknown, unknown>,
-  f: (instance: unknown) => Effect.Effect<A, E, R>
+  f: (instance: unknown) => Effect.Effect<A, E, R>,
+  events: EventBus.EventBus
 ): Effect.Effect<A, E | AcquireError, R> => {
   if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
   if (registration.tenancy._tag !== "Global") {
     const caller = fiber.getRef(Caller).tenancy
     if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
   }
+  const observed = events.observed()
   return isTraced(fiber.context)
-    ? Effect.scoped(Effect.flatMap(tracedAcquire(registration), f))
-    : registration.pool.useNow(f)
+    ? Effect.scoped(Effect.flatMap(tracedAcquire(registration, observed), f))
+    : registration.pool.useNow(f, observed)
 }

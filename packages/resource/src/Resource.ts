@@ -253,7 +253,8 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
         validate: definition.validate,
         recycle: definition.recycle,
         isRetryable: (definition.isRetryable ?? (() => true)) as (error: unknown) => boolean
-      }
+      },
+      events: manager.events
     }).pipe(Scope.provide(resourceScope))
     const registration: Manager.Registration = {
       key,
@@ -271,14 +272,22 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
     )
     const handle: Handle<Key, Instance> = {
       key,
-      acquire: Effect.withFiber((fiber) => Manager.acquireFrom(registration, key, fiber)) as Effect.Effect<
+      acquire: Effect.withFiber((fiber) =>
+        Manager.acquireFrom(registration, key, fiber, manager.events)
+      ) as Effect.Effect<
         Instance,
         AcquireError,
         Scope.Scope
       >,
       use: (f) =>
         Effect.withFiber((fiber) =>
-          Manager.useFrom(registration, key, fiber, f as (instance: unknown) => Effect.Effect<any, any, any>)
+          Manager.useFrom(
+            registration,
+            key,
+            fiber,
+            f as (instance: unknown) => Effect.Effect<any, any, any>,
+            manager.events
+          )
         ),
       stats: Effect.sync(() => pool.stats())
     }

@@ -1,16 +1,19 @@
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
+import * as Metric from "effect/Metric"
 import * as Pool from "effect/Pool"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Credentials from "../Credentials.ts"
+import * as Metrics from "../Metrics.ts"
 import type { PoolOptions } from "../PoolOptions.ts"
 import {
   type AcquireError,
@@ -18,12 +21,16 @@ import {
   AcquireTimeout,
   CreateFailed,
   CreateTimeout,
+  type ErrorKind,
   isResourceError,
   type MissingCredential,
   type PoolNumbers,
   ResourceClosed
 } from "../ResourceError.ts"
-import type * as Tenancy from "../Tenancy.ts"
+import { type CleanupReason, ResourceEvent, type ShutdownPhase } from "../ResourceEvent.ts"
+import * as Tenancy from "../Tenancy.ts"
+import type { EventBus } from "./eventBus.ts"
+import { Histogram, Window } from "./histogram.ts"
 
 /** @internal */
 export interface CreateContext {
@@ -48,6 +55,13 @@ export interface Stats extends PoolNumbers {
 }
 
 /** @internal */
+export interface Percentiles {
+  readonly p50: number
+  readonly p95: number
+  readonly p99: number
+}
+
+/** @internal */
 export interface ResourceShutdown {
   readonly key: string
   readonly drained: boolean
@@ -63,10 +77,15 @@ export interface ResourcePool<I> {
   readonly options: PoolOptions
   readonly acquire: Effect.Effect<I, AcquireError, Scope.Scope>
   /** Chooses the acquire path synchronously; call it inside the effect that runs it. */
-  readonly acquireNow: () => Effect.Effect<I, AcquireError, Scope.Scope>
+  readonly acquireNow: (observed: boolean) => Effect.Effect<I, AcquireError, Scope.Scope>
   /** Chooses the use path synchronously; call it inside the effect that runs it. */
-  readonly useNow: <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | AcquireError, R>
+  readonly useNow: <A, E, R>(
+    f: (instance: I) => Effect.Effect<A, E, R>,
+    observed: boolean
+  ) => Effect.Effect<A, E | AcquireError, R>
   readonly stats: () => Stats
+  /** Acquire wait percentiles in milliseconds over the most recent acquires. */
+  readonly waitPercentiles: () => Percentiles
   readonly isServing: () => boolean
   readonly shutdown: Effect.Effect<ResourceShutdown>
 }
@@ -80,8 +99,11 @@ interface Entry<I> {
   readonly expiresAt: number
   readonly scope: Scope.Closeable
   idleSince: number
+  leasedAt: number
+  observed: boolean
   discarded: boolean
   forced: boolean
+  cleanupReason: CleanupReason | undefined
   item: Item<I> | undefined
   returnSlot: Effect.Effect<void>
   afterKept: Effect.Effect<void>
@@ -94,6 +116,8 @@ interface Waiter {
 }
 
 interface Attempt {
+  readonly startedAt: number
+  readonly observed: boolean
   phase: AcquirePhase
   failures: number
   lastFailure: CreateError | undefined
@@ -104,10 +128,22 @@ type State =
   | { readonly _tag: "Draining"; readonly drained: Deferred.Deferred<void> }
   | { readonly _tag: "Closed" }
 
+const cleanupReasons: ReadonlyArray<CleanupReason> = [
+  "expired",
+  "idle",
+  "validation_failed",
+  "recycle_failed",
+  "create_abandoned",
+  "shutdown",
+  "evicted"
+]
+const errorKinds: ReadonlyArray<ErrorKind> = ["Transient", "Permanent", "Exhausted", "NotFound", "Cancelled"]
+
 /**
  * One resource's pool: `Pool.makeWithTTL` plus what a connection pool needs on top of it (create
  * timeout and retry, acquire timeout with a FIFO of waiters, validation on borrow, recycle on
- * return, jittered max lifetime, LIFO/FIFO selection, phased shutdown).
+ * return, jittered max lifetime, LIFO/FIFO selection, phased shutdown), with its numbers kept in plain
+ * fields and exported as metrics, events and logs.
  *
  * Every pool item is adopted as the pool inserts it: its `release` is wrapped so that each return
  * runs the resource's return path (recycle, expiry, FIFO placement, waking a waiter). Leases taken
@@ -121,8 +157,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   readonly options: PoolOptions
   readonly config: Config
   readonly lifecycle: Lifecycle<I, Config>
+  readonly events: EventBus
 }) {
-  const { config, key, lifecycle, options } = params
+  const { config, events, key, lifecycle, options } = params
   const resourceScope = yield* Scope.Scope
   const clock = yield* Clock.Clock
   const credentials = yield* Credentials.Credentials
@@ -133,6 +170,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const maxLifetimeMs = ms(options.maxLifetime)
   const fifo = options.selection === "fifo"
   const { recycle, validate } = lifecycle
+  const tenancyLabel = Tenancy.format(params.tenancy)
   const now = () => clock.currentTimeMillisUnsafe()
 
   let state: State = { _tag: "Serving" }
@@ -145,6 +183,76 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   let destroyed = 0
   let released = 0
   let timeouts = 0
+  let slowAcquired = 0
+  const cleanups = new Map<CleanupReason, number>(cleanupReasons.map((reason) => [reason, 0]))
+  const errors = new Map<ErrorKind, number>(errorKinds.map((kind) => [kind, 0]))
+  const waitHistogram = new Histogram()
+  const holdHistogram = new Histogram()
+  const createHistogram = new Histogram()
+  const recentWaits = new Window(1024)
+
+  // ---------------------------------------------------------------------------
+  // observation: events and logs
+  // ---------------------------------------------------------------------------
+
+  const common = () => ({ key, tenancy: tenancyLabel, at: now() })
+
+  const annotations = () => {
+    const n = numbers()
+    return {
+      "resource.id": key,
+      "resource.scope": tenancyLabel,
+      "pool.size": n.size,
+      "pool.in_use": n.inUse,
+      "pool.idle": n.idle,
+      "pool.waiters": n.waiters
+    }
+  }
+
+  const log = (effect: Effect.Effect<void>) => Effect.suspend(() => Effect.annotateLogs(effect, annotations()))
+
+  const observeAcquired = (waitMs: number): Effect.Effect<void> =>
+    Effect.andThen(
+      events.publish(ResourceEvent.Acquired({ ...common(), waitMs })),
+      log(Effect.logDebug("resource acquired", { waitMs }))
+    )
+
+  const observeReleased = (holdMs: number): Effect.Effect<void> =>
+    Effect.andThen(
+      events.publish(ResourceEvent.Released({ ...common(), holdMs })),
+      log(Effect.logDebug("resource released", { holdMs }))
+    )
+
+  const onAcquireFailed = (error: AcquireError): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      errors.set(error.kind, (errors.get(error.kind) ?? 0) + 1)
+      return Effect.andThen(
+        events.publish(
+          ResourceEvent.AcquireFailed({
+            ...common(),
+            errorTag: error._tag,
+            errorKind: error.kind,
+            error: error.message
+          })
+        ),
+        error._tag === "ResourceClosed" ? Effect.void : log(Effect.logError("resource acquire failed", error.message))
+      )
+    })
+
+  const onExhausted = (): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const n = numbers()
+      return Effect.andThen(
+        events.publish(ResourceEvent.PoolExhausted({ ...common(), waiters: n.waiters, max: n.max })),
+        log(Effect.logWarning("resource pool exhausted; callers are waiting"))
+      )
+    })
+
+  const phase = <A>(name: ShutdownPhase, effect: Effect.Effect<A>): Effect.Effect<A> =>
+    Effect.andThen(
+      events.publish(ResourceEvent.ShutdownPhaseStarted({ ...common(), phase: name })),
+      Effect.tap(effect, () => events.publish(ResourceEvent.ShutdownPhaseFinished({ ...common(), phase: name })))
+    )
 
   // ---------------------------------------------------------------------------
   // create
@@ -175,6 +283,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         Effect.onInterrupt(() => Effect.sync(() => fiber.interruptUnsafe()))
       ))
 
+  const onDestroyed = (entry: Entry<I>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      destroyed++
+      const reason = entry.cleanupReason ?? (state._tag === "Serving" ? "idle" : "shutdown")
+      cleanups.set(reason, (cleanups.get(reason) ?? 0) + 1)
+      return events.publish(ResourceEvent.CleanedUp({ ...common(), reason }))
+    })
+
   const createInstance = Effect.gen(function*() {
     const scope = (yield* Scope.Scope) as Scope.Closeable
     const secrets: Array<string> = []
@@ -187,8 +303,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         )
     }
     let entry: Entry<I> | undefined
-    yield* Scope.addFinalizer(scope, Effect.sync(() => entry !== undefined && destroyed++))
+    yield* Scope.addFinalizer(scope, Effect.suspend(() => entry === undefined ? Effect.void : onDestroyed(entry)))
     creating++
+    const startedAt = now()
     const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
       Effect.mapError((error) => toCreateError(error, secrets)),
       Effect.ensuring(Effect.sync(() => creating--))
@@ -203,8 +320,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       expiresAt: createdAt + maxLifetimeMs * (1 - jitter),
       scope,
       idleSince: createdAt,
+      leasedAt: -1,
+      observed: false,
       discarded: false,
       forced: false,
+      cleanupReason: undefined,
       item: undefined,
       returnSlot: Effect.void,
       afterKept: Effect.void
@@ -212,7 +332,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     entry = fresh
     entries.set(instance, fresh)
     created++
+    createHistogram.record((createdAt - startedAt) / 1000)
     yield* Scope.addFinalizer(scope, Effect.sync(() => entries.delete(instance)))
+    yield* events.publish(ResourceEvent.InstanceCreated({ ...common(), createMs: createdAt - startedAt }))
     return instance
   })
 
@@ -243,13 +365,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return n
   }
 
-  const retire = (entry: Entry<I>): Effect.Effect<void> => Scope.close(entry.scope, Exit.void)
+  const retire = (entry: Entry<I>, reason: CleanupReason): Effect.Effect<void> => {
+    entry.cleanupReason ??= reason
+    return Scope.close(entry.scope, Exit.void)
+  }
 
-  const destroy = (entry: Entry<I>): Effect.Effect<void> =>
-    Effect.andThen(
+  const destroy = (entry: Entry<I>, reason: CleanupReason): Effect.Effect<void> => {
+    entry.cleanupReason ??= reason
+    return Effect.andThen(
       Effect.andThen(Pool.invalidate(pool, entry.instance), Scope.close(entry.scope, Exit.void)),
       Effect.sync(wakeNext)
     )
+  }
 
   const moveToBack = (item: Item<I>): void => {
     const s = pool.state
@@ -273,14 +400,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     Effect.interruptible(recycle!(entry.instance, config)).pipe(
       Effect.timeoutOrElse({ duration: options.recycleTimeout, orElse: () => Effect.fail("recycle timed out") }),
       Effect.matchCauseEffect({
-        onFailure: () => Effect.as(destroy(entry), false),
+        onFailure: () => Effect.as(destroy(entry, "recycle_failed"), false),
         onSuccess: () => Effect.succeed(true)
       })
     )
 
-  const keepOrDestroy = (entry: Entry<I>): Effect.Effect<boolean> => {
-    if (state._tag !== "Serving") return Effect.as(retire(entry), false)
-    if (isExpired(entry, now())) return Effect.as(destroy(entry), false)
+  const keepOrDestroy = (entry: Entry<I>, at: number): Effect.Effect<boolean> => {
+    if (state._tag !== "Serving") return Effect.as(retire(entry, "shutdown"), false)
+    if (isExpired(entry, at)) return Effect.as(destroy(entry, "expired"), false)
     return recycle === undefined ? Effect.succeed(true) : keepAfterRecycle(entry)
   }
 
@@ -289,14 +416,21 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (entry.discarded) return entry.returnSlot
     released++
     const at = now()
-    entry.idleSince = at
-    if (recycle === undefined && state._tag === "Serving" && !isExpired(entry, at)) {
-      return waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
+    const holdMs = entry.leasedAt < 0 ? 0 : at - entry.leasedAt
+    if (entry.leasedAt >= 0) {
+      holdHistogram.record(holdMs / 1000)
+      entry.leasedAt = -1
     }
-    return Effect.flatMap(
-      keepOrDestroy(entry),
-      (kept) => Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, kept)))
-    )
+    entry.idleSince = at
+    const returned = recycle === undefined && state._tag === "Serving" && !isExpired(entry, at)
+      ? waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
+      : Effect.flatMap(
+        keepOrDestroy(entry, at),
+        (kept) => Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, kept)))
+      )
+    if (!entry.observed) return returned
+    entry.observed = false
+    return Effect.andThen(observeReleased(holdMs), returned)
   }
 
   const adopt = (item: Item<I>): void => {
@@ -372,15 +506,37 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return { size, inUse, idle: size - inUse, waiters: waiters.size + pool.state.waiters.size, max: options.max }
   }
 
-  const isReady = (): boolean => {
+  const readyEntry = (at: number): Entry<I> | undefined => {
     const s = pool.state
-    if (s.waiters.size !== 0) return false
+    if (s.waiters.size !== 0) return undefined
     const head = s.availableHead
-    if (head === undefined || head.exit._tag !== "Success") return false
+    if (head === undefined || head.exit._tag !== "Success") return undefined
     const entry = entries.get(head.exit.value)
-    if (entry === undefined) return false
+    if (entry === undefined || isExpired(entry, at) || needsValidation(entry, at)) return undefined
+    return entry
+  }
+
+  const headIsReady = (): boolean => {
+    const s = pool.state
+    return s.waiters.size === 0 && s.availableHead !== undefined && s.availableHead.exit._tag === "Success"
+  }
+
+  let leases = 0
+
+  const sampleHold = (): void => {
+    if ((++leases & 7) !== 0) return
+    const head = pool.state.availableHead
+    const entry = head !== undefined && head.exit._tag === "Success" ? entries.get(head.exit.value) : undefined
+    if (entry !== undefined) entry.leasedAt = now()
+  }
+
+  /** Whether the next lease can be taken from the pool at once without validation. */
+  const canTakeFast = (): boolean => {
+    if (waiters.size !== 0) return false
+    if (validate === undefined) return headIsReady()
     const at = now()
-    return !isExpired(entry, at) && !needsValidation(entry, at)
+    const entry = readyEntry(at)
+    return entry !== undefined
   }
 
   const isFull = (): boolean => {
@@ -389,6 +545,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
 
   const takeReady = Pool.get(pool) as Effect.Effect<I, never, Scope.Scope>
+
+  const takeReadyObserved: Effect.Effect<I, never, Scope.Scope> = Effect.tap(takeReady, (instance) => {
+    const entry = entries.get(instance)
+    if (entry === undefined) return Effect.void
+    entry.observed = true
+    entry.leasedAt = now()
+    return observeAcquired(0)
+  })
 
   const backoff = (failures: number) =>
     Math.min(ms(options.createBackoff) * 2 ** (failures - 1), ms(options.createBackoffMax))
@@ -407,22 +571,26 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return new AcquireTimeout({ key, phase, timeoutMs: acquireTimeoutMs, pool: numbers() })
   }
 
-  const discard = (entry: Entry<I>, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
+  const discard = (
+    entry: Entry<I>,
+    attempt: Attempt,
+    reason: CleanupReason
+  ): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
       entry.discarded = true
-      return Effect.andThen(destroy(entry), leaseThroughPool(attempt))
+      return Effect.andThen(destroy(entry, reason), leaseThroughPool(attempt))
     })
 
   const checkBorrowed = (instance: I, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> => {
     const entry = entries.get(instance)!
     const at = now()
-    if (isExpired(entry, at)) return discard(entry, attempt)
+    if (isExpired(entry, at)) return discard(entry, attempt, "expired")
     if (!needsValidation(entry, at)) return Effect.succeed(instance)
     attempt.phase = "validate"
     return validate!(instance, config).pipe(
       Effect.timeoutOrElse({ duration: options.validateTimeout, orElse: () => Effect.succeed(false) }),
       Effect.catchCause(() => Effect.succeed(false)),
-      Effect.flatMap((valid) => valid ? Effect.succeed(instance) : discard(entry, attempt))
+      Effect.flatMap((valid) => valid ? Effect.succeed(instance) : discard(entry, attempt, "validation_failed"))
     )
   }
 
@@ -445,21 +613,39 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       })
     })
 
-  const acquireThroughPool = (deadline: number): Effect.Effect<I, AcquireError, Scope.Scope> =>
-    Effect.suspend(() => {
-      const attempt: Attempt = { phase: "wait", failures: 0, lastFailure: undefined }
-      return Effect.timeoutOrElse(leaseThroughPool(attempt), {
-        duration: Math.max(0, deadline - now()),
-        orElse: () => Effect.fail(timedOut(attempt))
-      })
+  const onAcquired = (instance: I, attempt: Attempt): Effect.Effect<void> => {
+    const entry = entries.get(instance)
+    if (entry === undefined) return Effect.void
+    const at = now()
+    const waitMs = at - attempt.startedAt
+    entry.leasedAt = at
+    slowAcquired++
+    waitHistogram.record(waitMs / 1000)
+    recentWaits.push(released + countInUse(), waitMs)
+    if (!attempt.observed) return Effect.void
+    entry.observed = true
+    return observeAcquired(waitMs)
+  }
+
+  const observeOutcome = (
+    effect: Effect.Effect<I, AcquireError, Scope.Scope>,
+    attempt: Attempt
+  ): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    Effect.tap(Effect.tapError(effect, onAcquireFailed), (instance) => onAcquired(instance, attempt))
+
+  const acquireThroughPool = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    Effect.timeoutOrElse(leaseThroughPool(attempt), {
+      duration: Math.max(0, attempt.startedAt + acquireTimeoutMs - now()),
+      orElse: () => Effect.fail(timedOut(attempt))
     })
 
-  const acquireAfterWait = (deadline: number): Effect.Effect<I, AcquireError, Scope.Scope> =>
+  const acquireAfterWait = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
+      const startsExhaustion = waiters.size === 0
       let waiter: Waiter | undefined
       const turn = Effect.callback<void, AcquireError>((resume) => {
         const self: Waiter = {
-          deadline,
+          deadline: attempt.startedAt + acquireTimeoutMs,
           woken: false,
           resume: (effect) => {
             self.resume = undefined
@@ -473,10 +659,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const next = Effect.suspend(() => {
         leave(waiter!)
         if (state._tag !== "Serving") return Effect.fail(closedError)
-        if (isReady()) return takeReady
-        return isFull() ? acquireAfterWait(deadline) : acquireThroughPool(deadline)
+        if (readyEntry(now()) !== undefined) return takeReady
+        return isFull() ? acquireAfterWait(attempt) : acquireThroughPool(attempt)
       })
-      return Effect.ensuring(
+      const waited = Effect.ensuring(
         Effect.andThen(turn, next),
         Effect.sync(() => {
           if (waiter === undefined || !waiters.has(waiter)) return
@@ -484,24 +670,69 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
           if (waiter.woken) wakeNext()
         })
       )
+      return startsExhaustion ? Effect.andThen(onExhausted(), waited) : waited
     })
 
-  const acquireNow = (): Effect.Effect<I, AcquireError, Scope.Scope> => {
+  const acquireNow = (observed: boolean): Effect.Effect<I, AcquireError, Scope.Scope> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
-    if (waiters.size === 0) {
-      if (isReady()) return takeReady
-      if (!isFull()) return acquireThroughPool(now() + acquireTimeoutMs)
+    if (canTakeFast()) {
+      if (observed) return takeReadyObserved
+      sampleHold()
+      return takeReady
     }
-    return acquireAfterWait(now() + acquireTimeoutMs)
+    const attempt: Attempt = { startedAt: now(), observed, phase: "wait", failures: 0, lastFailure: undefined }
+    return observeOutcome(
+      waiters.size === 0 && !isFull() ? acquireThroughPool(attempt) : acquireAfterWait(attempt),
+      attempt
+    )
   }
 
-  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(acquireNow)
+  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(() => acquireNow(false))
 
-  const useNow = <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireError, R> => {
+  const useNow = <A, E, R>(
+    f: (instance: I) => Effect.Effect<A, E, R>,
+    observed: boolean
+  ): Effect.Effect<A, E | AcquireError, R> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
-    if (waiters.size === 0 && isReady()) return Pool.use(pool, f) as Effect.Effect<A, E, R>
-    return Effect.scoped(Effect.flatMap(acquire, f))
+    if (!observed && canTakeFast()) {
+      sampleHold()
+      return Pool.use(pool, f) as Effect.Effect<A, E, R>
+    }
+    return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed)), f))
   }
+
+  // ---------------------------------------------------------------------------
+  // metrics: every series reads the plain fields above when exported
+  // ---------------------------------------------------------------------------
+
+  const metricContext = Context.add(yield* Effect.context<never>(), Metric.CurrentMetricAttributes, {
+    resource_id: key
+  })
+  const withAttributes = (attributes: Record<string, string>) =>
+    Context.add(metricContext, Metric.CurrentMetricAttributes, { resource_id: key, ...attributes })
+  const series = <State>(metric: Metric.Metric<any, State>, get: () => State, context = metricContext) =>
+    Metric.registerUnsafe(metric, context, { get, update: () => {}, modify: () => {} })
+  const counter = (count: number) => ({ count, incremental: false })
+  const registrations = [
+    series(Metrics.acquireTotal, () => counter(released + countInUse())),
+    series(Metrics.releaseTotal, () => counter(released)),
+    series(Metrics.createTotal, () => counter(created)),
+    series(Metrics.acquireTimeoutTotal, () => counter(timeouts)),
+    ...cleanupReasons.map((reason) =>
+      series(Metrics.cleanupTotal, () => counter(cleanups.get(reason) ?? 0), withAttributes({ reason }))
+    ),
+    ...errorKinds.map((kind) =>
+      series(Metrics.errorTotal, () => counter(errors.get(kind) ?? 0), withAttributes({ kind }))
+    ),
+    series(Metrics.poolSize, () => ({ value: numbers().size })),
+    series(Metrics.poolAvailable, () => ({ value: numbers().idle })),
+    series(Metrics.poolInUse, () => ({ value: numbers().inUse })),
+    series(Metrics.poolWaiters, () => ({ value: numbers().waiters })),
+    series(Metrics.acquireDuration, () => waitHistogram.state(released + countInUse() - slowAcquired)),
+    series(Metrics.createDuration, () => createHistogram.state()),
+    series(Metrics.usageDuration, () => holdHistogram.state())
+  ]
+  yield* Scope.addFinalizer(resourceScope, Effect.sync(() => registrations.forEach((r) => r.remove())))
 
   // ---------------------------------------------------------------------------
   // background: waiter deadlines, and retiring idle instances past their max lifetime
@@ -512,17 +743,16 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     const expired = Array.from(entries.values()).filter((entry) =>
       entry.item !== undefined && entry.item.refCount === 0 && isExpired(entry, at)
     )
-    return Effect.forEach(expired, destroy, { discard: true })
+    return Effect.forEach(expired, (entry) => destroy(entry, "expired"), { discard: true })
   })
   const reapEvery = Duration.millis(Math.max(1000, Math.min(30_000, maxLifetimeMs / 4)))
   const background = [
     yield* Effect.forkIn(reapExpired.pipe(Effect.repeat(Schedule.spaced(reapEvery))), resourceScope),
     yield* Effect.forkIn(Effect.forever(expireWaiters), resourceScope)
   ]
-  const stopBackground = Effect.forEach(background, Fiber.interrupt, { discard: true })
 
   // ---------------------------------------------------------------------------
-  // shutdown: stop issuing, drain up to a deadline, force what is left, clean up
+  // shutdown: stop issuing, drain up to a deadline, force what is left, clean up, stop fibers
   // ---------------------------------------------------------------------------
 
   const stopIssuing = Effect.suspend(() => {
@@ -530,7 +760,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     state = countInUse() === 0 ? { _tag: "Closed" } : { _tag: "Draining", drained: Deferred.makeUnsafe<void>() }
     failWaiters()
     const idle = Array.from(entries.values()).filter((entry) => !isLeased(entry))
-    return Effect.forEach(idle, retire, { discard: true })
+    return Effect.forEach(idle, (entry) => retire(entry, "shutdown"), { discard: true })
   })
 
   const drain = Effect.suspend(() =>
@@ -545,7 +775,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return Effect.as(
       Effect.forEach(outstanding, (entry) => {
         entry.forced = true
-        return Effect.andThen(retire(entry), entry.returnSlot)
+        return Effect.andThen(retire(entry, "shutdown"), entry.returnSlot)
       }, { discard: true }),
       outstanding.length
     )
@@ -562,17 +792,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (shutdownStarted) return Deferred.await(reported)
     shutdownStarted = true
     return Effect.gen(function*() {
-      yield* stopIssuing
-      const drained = yield* drain
+      yield* phase("stop", stopIssuing)
+      const drained = yield* phase("drain", drain)
       const outstanding = countInUse()
       const forced = yield* forceOutstanding
-      const cleanedUp = yield* closePool
-      yield* stopBackground
+      const cleanedUp = yield* phase("cleanup", closePool)
+      yield* phase("terminate", Effect.forEach(background, Fiber.interrupt, { discard: true }))
       const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp }
       Deferred.doneUnsafe(reported, Exit.succeed(report))
+      yield* log(Effect.logInfo("resource shut down", report))
       return report
     }).pipe(
-      Effect.withSpan("resource.shutdown", { attributes: { "resource.id": key } }),
+      Effect.withSpan("resource.shutdown", { attributes: { "resource.id": key, "resource.scope": tenancyLabel } }),
       Effect.uninterruptible
     )
   })
@@ -589,6 +820,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     stats: () => {
       const current = numbers()
       return { ...current, created, destroyed, acquisitions: released + current.inUse, timeouts }
+    },
+    waitPercentiles: () => {
+      const [p50, p95, p99] = recentWaits.percentiles(released + countInUse(), [0.5, 0.95, 0.99])
+      return { p50: p50!, p95: p95!, p99: p99! }
     },
     isServing: () => state._tag === "Serving",
     shutdown
