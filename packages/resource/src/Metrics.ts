@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import { PrometheusMetrics } from "effect/observability"
 import { boundaries } from "./internal/histogram.ts"
