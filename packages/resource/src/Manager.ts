@@ -514,14 +514,14 @@ export const acquireFrom = (
   }
   return isTraced(fiber.context)
     ? tracedAcquire(registration, events.observed())
-    : registration.pool.acquireNow(events.observed())
+    : registration.pool.acquireNow(events.observed(), false)
 }
 
 const tracedAcquire = (
   registration: Registration,
   observed: boolean
 ): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
-  Effect.withSpan(Effect.suspend(() => registration.pool.acquireNow(observed)), "resource.acquire", {
+  Effect.withSpan(Effect.suspend(() => registration.pool.acquireNow(observed, true)), "resource.acquire", {
     attributes: spanAttributes(registration)
   }).pipe(
     Effect.tap(() =>
@@ -554,5 +554,5 @@ export const useFrom = <A, E, R>(
   const observed = events.observed()
   return isTraced(fiber.context)
     ? Effect.scoped(Effect.flatMap(tracedAcquire(registration, observed), f))
-    : registration.pool.useNow(f, observed)
+    : registration.pool.useNow(f, observed, false)
 }

@@ -77,11 +77,12 @@ export interface ResourcePool<I> {
   readonly options: PoolOptions
   readonly acquire: Effect.Effect<I, AcquireError, Scope.Scope>
   /** Chooses the acquire path synchronously; call it inside the effect that runs it. */
-  readonly acquireNow: (observed: boolean) => Effect.Effect<I, AcquireError, Scope.Scope>
+  readonly acquireNow: (observed: boolean, traced: boolean) => Effect.Effect<I, AcquireError, Scope.Scope>
   /** Chooses the use path synchronously; call it inside the effect that runs it. */
   readonly useNow: <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
-    observed: boolean
+    observed: boolean,
+    traced: boolean
   ) => Effect.Effect<A, E | AcquireError, R>
   readonly stats: () => Stats
   /** Acquire wait percentiles in milliseconds over the most recent acquires. */
@@ -118,6 +119,7 @@ interface Waiter {
 interface Attempt {
   readonly startedAt: number
   readonly observed: boolean
+  readonly traced: boolean
   phase: AcquirePhase
   failures: number
   lastFailure: CreateError | undefined
@@ -248,6 +250,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       )
     })
 
+  const spanned = <A, E, R>(attempt: Attempt, name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    attempt.traced
+      ? Effect.withSpan(effect, name, { attributes: { "resource.id": key, "resource.scope": tenancyLabel } })
+      : effect
+
   const phase = <A>(name: ShutdownPhase, effect: Effect.Effect<A>): Effect.Effect<A> =>
     Effect.andThen(
       events.publish(ResourceEvent.ShutdownPhaseStarted({ ...common(), phase: name })),
@@ -308,7 +315,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     const startedAt = now()
     const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
       Effect.mapError((error) => toCreateError(error, secrets)),
-      Effect.ensuring(Effect.sync(() => creating--))
+      Effect.ensuring(Effect.sync(() => creating--)),
+      Effect.withSpan("resource.create", {
+        root: true,
+        attributes: { "resource.id": key, "resource.scope": tenancyLabel }
+      })
     )
     if (entries.has(instance)) {
       return yield* Effect.die(new Error(`create of "${key}" returned an instance that is already pooled`))
@@ -373,7 +384,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const destroy = (entry: Entry<I>, reason: CleanupReason): Effect.Effect<void> => {
     entry.cleanupReason ??= reason
     return Effect.andThen(
-      Effect.andThen(Pool.invalidate(pool, entry.instance), Scope.close(entry.scope, Exit.void)),
+      Effect.andThen(Scope.close(entry.scope, Exit.void), Pool.invalidate(pool, entry.instance)),
       Effect.sync(wakeNext)
     )
   }
@@ -587,10 +598,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (isExpired(entry, at)) return discard(entry, attempt, "expired")
     if (!needsValidation(entry, at)) return Effect.succeed(instance)
     attempt.phase = "validate"
-    return validate!(instance, config).pipe(
+    const validated = validate!(instance, config).pipe(
       Effect.timeoutOrElse({ duration: options.validateTimeout, orElse: () => Effect.succeed(false) }),
-      Effect.catchCause(() => Effect.succeed(false)),
-      Effect.flatMap((valid) => valid ? Effect.succeed(instance) : discard(entry, attempt, "validation_failed"))
+      Effect.catchCause(() => Effect.succeed(false))
+    )
+    return Effect.flatMap(
+      spanned(attempt, "resource.acquire.validate", validated),
+      (valid) => valid ? Effect.succeed(instance) : discard(entry, attempt, "validation_failed")
     )
   }
 
@@ -607,7 +621,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     Effect.suspend(() => {
       if (state._tag !== "Serving") return Effect.fail(closedError)
       attempt.phase = "wait"
-      return Effect.matchEffect(Pool.get(pool), {
+      return Effect.matchEffect(spanned(attempt, "resource.acquire.wait", Pool.get(pool)), {
         onFailure: (error) => onCreateError(error, attempt),
         onSuccess: (instance) => checkBorrowed(instance, attempt)
       })
@@ -663,7 +677,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         return isFull() ? acquireAfterWait(attempt) : acquireThroughPool(attempt)
       })
       const waited = Effect.ensuring(
-        Effect.andThen(turn, next),
+        Effect.andThen(spanned(attempt, "resource.acquire.wait", turn), next),
         Effect.sync(() => {
           if (waiter === undefined || !waiters.has(waiter)) return
           leave(waiter)
@@ -673,32 +687,40 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return startsExhaustion ? Effect.andThen(onExhausted(), waited) : waited
     })
 
-  const acquireNow = (observed: boolean): Effect.Effect<I, AcquireError, Scope.Scope> => {
+  const acquireNow = (observed: boolean, traced: boolean): Effect.Effect<I, AcquireError, Scope.Scope> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
     if (canTakeFast()) {
       if (observed) return takeReadyObserved
       sampleHold()
       return takeReady
     }
-    const attempt: Attempt = { startedAt: now(), observed, phase: "wait", failures: 0, lastFailure: undefined }
+    const attempt: Attempt = {
+      startedAt: now(),
+      observed,
+      traced,
+      phase: "wait",
+      failures: 0,
+      lastFailure: undefined
+    }
     return observeOutcome(
       waiters.size === 0 && !isFull() ? acquireThroughPool(attempt) : acquireAfterWait(attempt),
       attempt
     )
   }
 
-  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(() => acquireNow(false))
+  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(() => acquireNow(false, false))
 
   const useNow = <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
-    observed: boolean
+    observed: boolean,
+    traced: boolean
   ): Effect.Effect<A, E | AcquireError, R> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
     if (!observed && canTakeFast()) {
       sampleHold()
       return Pool.use(pool, f) as Effect.Effect<A, E, R>
     }
-    return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed)), f))
+    return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed, traced)), f))
   }
 
   // ---------------------------------------------------------------------------
