@@ -2,7 +2,7 @@
  * Acquire/release throughput of the Manager against raw `effect/Pool` and generic-pool, on the same
  * trivial resource, in one process. Prints a table and writes `benchmarks/results.json`.
  */
-import { Effect, Layer, Pool, Schema } from "effect"
+import { Effect, Layer, Pool, Schema, Stream } from "effect"
 import * as GenericPool from "generic-pool"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
@@ -16,12 +16,13 @@ const LATENCY_SAMPLES = 50_000
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 
 type Scenario = "sequential" | "contended"
+type AnyScenario = Scenario | "events"
 interface Result {
-  readonly scenario: Scenario
+  readonly scenario: AnyScenario
   readonly impl: string
   readonly opsPerSec: number
-  readonly p50Us: number
-  readonly p99Us: number
+  readonly p50Us?: number
+  readonly p99Us?: number
 }
 
 interface Impl {
@@ -224,18 +225,40 @@ for (const scenario of ["sequential", "contended"] as const) {
 }
 for (const impl of built) await impl.close()
 
-const byScenario = (scenario: Scenario, impl: string) =>
+/** Events delivered per second to one subscriber while acquire/release runs (SC-009). */
+const eventsPerSecond = (): Promise<number> =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const stream = yield* Manager.subscribe()
+      let delivered = 0
+      yield* Effect.forkScoped(Stream.runForEach(stream, () => Effect.sync(() => void delivered++)))
+      yield* Effect.yieldNow
+      const ops = SEQUENTIAL_OPS / 4
+      const t0 = performance.now()
+      for (let i = 0; i < ops; i++) {
+        yield* Effect.scoped(Manager.acquire("bench"))
+        if ((i & 63) === 0) yield* Effect.yieldNow
+      }
+      while (delivered < ops * 2 * 0.5 && performance.now() - t0 < 10_000) yield* Effect.yieldNow
+      return delivered / ((performance.now() - t0) / 1000)
+    }).pipe(Effect.scoped, Effect.provide(Trivial.layer({}).pipe(Layer.provideMerge(Manager.layer))))
+  )
+let bestEvents = 0
+for (let round = 0; round < ROUNDS; round++) bestEvents = Math.max(bestEvents, await eventsPerSecond())
+results.push({ scenario: "events", impl: "manager", opsPerSec: Math.round(bestEvents) })
+
+const byScenario = (scenario: AnyScenario, impl: string) =>
   results.find((r) => r.scenario === scenario && r.impl === impl)!
 const rows = results.map((r) => {
-  const base = r.impl.startsWith("manager")
+  const base = r.impl.startsWith("manager") && r.scenario !== "events"
     ? byScenario(r.scenario, r.impl === "manager" ? "effect-pool" : "effect-pool-use")
     : undefined
   return {
     scenario: r.scenario,
     impl: r.impl,
     "ops/s": r.opsPerSec.toLocaleString("en-US"),
-    "p50 µs": r.p50Us,
-    "p99 µs": r.p99Us,
+    "p50 µs": r.p50Us ?? "",
+    "p99 µs": r.p99Us ?? "",
     "vs raw": base ? (r.opsPerSec / base.opsPerSec).toFixed(2) + "×" : ""
   }
 })
