@@ -455,13 +455,45 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     item.release = () => returnLease(entry)
   }
 
+  let failedSlots = true
+
   const items = pool.state.items
   const insert = items.add.bind(items)
   items.add = (item) => {
-    adopt(item)
+    if (item.exit._tag === "Failure") failedSlots = true
+    else adopt(item)
     return insert(item)
   }
   for (const item of items) adopt(item)
+
+  const removeAvailable = (item: Item<I>): void => {
+    const s = pool.state
+    if (!item.isAvailable) return
+    item.isAvailable = false
+    if (item.availablePrevious !== undefined) item.availablePrevious.availableNext = item.availableNext
+    else s.availableHead = item.availableNext
+    if (item.availableNext !== undefined) item.availableNext.availablePrevious = item.availablePrevious
+    else s.availableTail = item.availablePrevious
+    item.availablePrevious = undefined
+    item.availableNext = undefined
+  }
+
+  /**
+   * Forgets failed creates that nobody was waiting for (a min fill while the backend was down, a
+   * create that outlived its caller). Left in place they count toward the pool's size and block
+   * the replacement a later caller needs; that caller gets a fresh create attempt instead.
+   */
+  const purgeFailedSlots = (): void => {
+    if (!failedSlots) return
+    failedSlots = false
+    const s = pool.state
+    for (const item of Array.from(s.items)) {
+      if (item.exit._tag !== "Failure" || item.refCount > 0) continue
+      s.items.delete(item)
+      s.invalidated.delete(item)
+      removeAvailable(item)
+    }
+  }
 
   // ---------------------------------------------------------------------------
   // waiting: a FIFO of callers for a full pool, woken one per returned slot
@@ -621,6 +653,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     Effect.suspend(() => {
       if (state._tag !== "Serving") return Effect.fail(closedError)
       attempt.phase = "wait"
+      purgeFailedSlots()
       return Effect.matchEffect(spanned(attempt, "resource.acquire.wait", Pool.get(pool)), {
         onFailure: (error) => onCreateError(error, attempt),
         onSuccess: (instance) => checkBorrowed(instance, attempt)
@@ -673,6 +706,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const next = Effect.suspend(() => {
         leave(waiter!)
         if (state._tag !== "Serving") return Effect.fail(closedError)
+        purgeFailedSlots()
         if (readyEntry(now()) !== undefined) return takeReady
         return isFull() ? acquireAfterWait(attempt) : acquireThroughPool(attempt)
       })
@@ -694,6 +728,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       sampleHold()
       return takeReady
     }
+    purgeFailedSlots()
     const attempt: Attempt = {
       startedAt: now(),
       observed,

@@ -35,6 +35,14 @@ export class Fake {
   validate: Array<Outcome | boolean> | ((n: number) => Outcome | boolean) = []
   recycle: Array<Outcome> | ((n: number) => Outcome) = []
   readonly createStarted: Deferred.Deferred<void> = Deferred.makeUnsafe<void>()
+  /** Ids of instances whose cleanup ran again (the cleanup also throws, which may be swallowed). */
+  readonly doubleDestroys: Array<number> = []
+  /** Lifecycle calls in progress (a create that hangs stays counted). */
+  creating = 0
+  validating = 0
+  recycling = 0
+  /** Called after every create and destroy, for invariant checks. */
+  onChange: (() => void) | undefined = undefined
 
   next<A>(script: Array<A> | ((n: number) => A), n: number, fallback: A): A {
     return typeof script === "function" ? script(n) : script.length > 0 ? script.shift()! : fallback
@@ -53,6 +61,16 @@ const run = (outcome: Outcome): Effect.Effect<void, unknown> => {
       return Effect.never
   }
 }
+
+const tracked = <A, E>(
+  fake: Fake,
+  counter: "creating" | "validating" | "recycling",
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    fake[counter]++
+    return Effect.ensuring(effect, Effect.sync(() => fake[counter]--))
+  })
 
 export const make = (fake: Fake, options: {
   readonly key?: string
@@ -75,24 +93,29 @@ export const make = (fake: Fake, options: {
         Effect.suspend(() => {
           const n = ++fake.createCalls
           Deferred.doneUnsafe(fake.createStarted, Effect.void)
-          return Effect.as(run(fake.next(fake.create, n, ok)), n)
+          return Effect.as(tracked(fake, "creating", run(fake.next(fake.create, n, ok))), n)
         }).pipe(
           Effect.map((n) => {
             const instance: FakeInstance = { id: n, uses: 0, recycled: 0, destroyed: false }
             fake.created++
             fake.live.add(instance)
             fake.events.push(`create ${options.key ?? "fake"}#${n}`)
+            fake.onChange?.()
             return instance
           })
         ),
         (instance) =>
           Effect.sync(() => {
-            if (instance.destroyed) throw new Error(`instance ${instance.id} destroyed twice`)
+            if (instance.destroyed) {
+              fake.doubleDestroys.push(instance.id)
+              throw new Error(`instance ${instance.id} destroyed twice`)
+            }
             instance.destroyed = true
             fake.destroyed++
             fake.live.delete(instance)
             fake.destroyedIds.push(instance.id)
             fake.events.push(`destroy ${options.key ?? "fake"}#${instance.id}`)
+            fake.onChange?.()
           })
       ),
     validate: options.withValidate
@@ -100,14 +123,14 @@ export const make = (fake: Fake, options: {
         Effect.suspend(() => {
           const outcome = fake.next(fake.validate, ++fake.validateCalls, true)
           if (typeof outcome === "boolean") return Effect.succeed(outcome)
-          return Effect.as(run(outcome), !instance.destroyed)
+          return tracked(fake, "validating", Effect.suspend(() => Effect.as(run(outcome), !instance.destroyed)))
         })
       : undefined,
     recycle: options.withRecycle
       ? (instance) =>
         Effect.suspend(() => {
           instance.recycled++
-          return run(fake.next(fake.recycle, ++fake.recycleCalls, ok))
+          return tracked(fake, "recycling", run(fake.next(fake.recycle, ++fake.recycleCalls, ok)))
         })
       : undefined
   })
