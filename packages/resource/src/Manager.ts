@@ -231,7 +231,7 @@ export const make = (options?: {
       Array.from(registry.values(), ({ dependencies, key, tenancy }) => ({ key, tenancy, dependencies }))
     )
 
-    const shutdownKeys = (keys: ReadonlyArray<string>, deregister: boolean) =>
+    const shutdownKeys = (keys: ReadonlyArray<string>, remove: boolean) =>
       Effect.gen(function*() {
         const reports: Array<ResourceReport> = []
         for (const batch of shutdownBatches(keys, edges)) {
@@ -244,7 +244,9 @@ export const make = (options?: {
             { concurrency: "unbounded" }
           )
           reports.push(...batchReports)
-          if (deregister) { for (const key of batch) removeKey(key) }
+          if (remove) {
+            for (const key of batch) yield* deregister(key, owners.get(key)!)
+          }
         }
         return { resources: reports }
       })

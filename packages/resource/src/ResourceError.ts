@@ -255,6 +255,55 @@ export class CreateTimeout extends Data.TaggedError("CreateTimeout")<{
 }
 
 /**
+ * The resource's health check says it is unhealthy: acquires fail fast instead of handing out a
+ * broken instance. Retryable when the failure is recoverable.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ResourceUnhealthy extends Data.TaggedError("ResourceUnhealthy")<{
+  readonly key: string
+  readonly reason: string
+  readonly recoverable: boolean
+}> {
+  get kind(): ErrorKind {
+    return this.recoverable ? "Transient" : "Permanent"
+  }
+  get retryable(): boolean {
+    return this.recoverable
+  }
+  override get message() {
+    return `Resource "${this.key}" is unhealthy: ${this.reason}`
+  }
+}
+
+/**
+ * The resource is quarantined: acquires fail fast while recovery probes run. `retryAfterMs` says
+ * when the next probe is due; `permanent` means recovery gave up until an operator releases it.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ResourceQuarantined extends Data.TaggedError("ResourceQuarantined")<{
+  readonly key: string
+  readonly reason: string
+  readonly retryAfterMs: number | undefined
+  readonly permanent: boolean
+}> {
+  get kind(): ErrorKind {
+    return this.permanent ? "Permanent" : "Exhausted"
+  }
+  get retryable(): boolean {
+    return !this.permanent
+  }
+  override get message() {
+    return this.permanent
+      ? `Resource "${this.key}" is quarantined until an operator releases it: ${this.reason}`
+      : `Resource "${this.key}" is quarantined (${this.reason}); retry after ${this.retryAfterMs} ms`
+  }
+}
+
+/**
  * Every error the framework raises.
  *
  * @category errors
@@ -272,6 +321,8 @@ export type ResourceError =
   | AcquireTimeout
   | CreateFailed
   | CreateTimeout
+  | ResourceUnhealthy
+  | ResourceQuarantined
 
 /**
  * The errors `acquire` and `use` can fail with.
@@ -287,6 +338,8 @@ export type AcquireError =
   | AcquireTimeout
   | CreateFailed
   | CreateTimeout
+  | ResourceUnhealthy
+  | ResourceQuarantined
 
 /**
  * The errors building a resource layer can fail with.
@@ -307,7 +360,9 @@ const tags = new Set<string>([
   "ResourceClosed",
   "AcquireTimeout",
   "CreateFailed",
-  "CreateTimeout"
+  "CreateTimeout",
+  "ResourceUnhealthy",
+  "ResourceQuarantined"
 ])
 
 /**

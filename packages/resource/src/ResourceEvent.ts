@@ -20,7 +20,6 @@ export type CleanupReason =
   | "idle"
   | "validation_failed"
   | "recycle_failed"
-  | "create_abandoned"
   | "shutdown"
   | "evicted"
 
@@ -62,6 +61,25 @@ export type ResourceEvent = Data.TaggedEnum<{
   CleanedUp: Common & { readonly reason: CleanupReason }
   ShutdownPhaseStarted: Common & { readonly phase: ShutdownPhase }
   ShutdownPhaseFinished: Common & { readonly phase: ShutdownPhase }
+  HealthChanged: Common & { readonly from: string; readonly to: string }
+  Quarantined: Common & { readonly reason: string; readonly manual: boolean }
+  RecoveryAttempt: Common & {
+    readonly attempt: number
+    readonly succeeded: boolean
+    readonly nextDelayMs: number | undefined
+  }
+  Recovered: Common & { readonly attempts: number; readonly manual: boolean }
+  PermanentlyFailed: Common & { readonly reason: string; readonly attempts: number }
+  DegradedByDependency: Common & { readonly dependency: string; readonly depth: number }
+  DependencyRecovered: Common & { readonly dependency: string }
+  TotalFailure: Common & { readonly instances: number; readonly reason: string }
+  HoldDeadlineExceeded: Common & {
+    readonly heldMs: number
+    readonly tenantId: string | undefined
+    readonly workflowId: string | undefined
+    readonly executionId: string | undefined
+  }
+  HoldDeadlineReturned: Common & { readonly heldMs: number }
 }>
 
 /**

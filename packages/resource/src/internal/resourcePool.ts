@@ -135,7 +135,6 @@ const cleanupReasons: ReadonlyArray<CleanupReason> = [
   "idle",
   "validation_failed",
   "recycle_failed",
-  "create_abandoned",
   "shutdown",
   "evicted"
 ]
@@ -275,6 +274,25 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         retryable: lifecycle.isRetryable(error)
       })
 
+  let abandoned = 0
+
+  const abandon = (fiber: Fiber.Fiber<unknown, unknown>): void => {
+    abandoned++
+    fiber.addObserver(() => {
+      abandoned--
+    })
+    fiber.interruptUnsafe()
+  }
+
+  /**
+   * Creates that outlived their timeout may still connect: they count against max until they settle,
+   * and a create with no room left fails as a create timeout (the backend is that slow).
+   */
+  const noRoom = (): CreateTimeout | undefined =>
+    abandoned > 0 && entries.size + creating + abandoned >= options.max
+      ? new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: 1 })
+      : undefined
+
   const withCreateTimeout = <A>(
     create: Effect.Effect<A, unknown, Scope.Scope>
   ): Effect.Effect<A, unknown, Scope.Scope> =>
@@ -283,11 +301,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         Effect.timeoutOrElse({
           duration: options.createTimeout,
           orElse: () => {
-            fiber.interruptUnsafe()
+            abandon(fiber)
             return Effect.fail(new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: 1 }))
           }
         }),
-        Effect.onInterrupt(() => Effect.sync(() => fiber.interruptUnsafe()))
+        Effect.onInterrupt(() => Effect.sync(() => abandon(fiber)))
       ))
 
   const onDestroyed = (entry: Entry<I>): Effect.Effect<void> =>
@@ -311,6 +329,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     }
     let entry: Entry<I> | undefined
     yield* Scope.addFinalizer(scope, Effect.suspend(() => entry === undefined ? Effect.void : onDestroyed(entry)))
+    const full = noRoom()
+    if (full !== undefined) return yield* Effect.fail(full)
     creating++
     const startedAt = now()
     const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
@@ -789,7 +809,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     series(Metrics.createDuration, () => createHistogram.state()),
     series(Metrics.usageDuration, () => holdHistogram.state())
   ]
-  yield* Scope.addFinalizer(resourceScope, Effect.sync(() => registrations.forEach((r) => r.remove())))
+  const removeSeries = Effect.sync(() => registrations.forEach((r) => r.remove()))
 
   // ---------------------------------------------------------------------------
   // background: waiter deadlines, and retiring idle instances past their max lifetime
@@ -854,7 +874,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const outstanding = countInUse()
       const forced = yield* forceOutstanding
       const cleanedUp = yield* phase("cleanup", closePool)
-      yield* phase("terminate", Effect.forEach(background, Fiber.interrupt, { discard: true }))
+      yield* phase(
+        "terminate",
+        Effect.andThen(Effect.forEach(background, Fiber.interrupt, { discard: true }), removeSeries)
+      )
       const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp }
       Deferred.doneUnsafe(reported, Exit.succeed(report))
       yield* log(Effect.logInfo("resource shut down", report))
