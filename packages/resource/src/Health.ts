@@ -10,6 +10,10 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { duration, withDefault } from "./internal/schemas.ts"
+import { fromSchemaError } from "./internal/violations.ts"
+import { InvalidConfig } from "./ResourceError.ts"
 
 /**
  * A health status.
@@ -173,3 +177,72 @@ export const latency = <I>(
 }
 
 const toMillis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
+
+/**
+ * Health settings of a resource, as a driver or user writes them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options<I> {
+  /** The check run against an idle instance; compose it from stages with `pipeline`. */
+  readonly check?: Stage<I> | undefined
+  /** @default "30 seconds" */
+  readonly interval?: Duration.Input | undefined
+  /** A check that takes longer is a failure. @default "5 seconds" */
+  readonly timeout?: Duration.Input | undefined
+  /** Consecutive failed checks before quarantine. @default 3 */
+  readonly failureThreshold?: number | undefined
+  /** First recovery delay; doubles per attempt. @default "1 second" */
+  readonly recoveryBaseDelay?: Duration.Input | undefined
+  /** @default "60 seconds" */
+  readonly recoveryMaxDelay?: Duration.Input | undefined
+  /** Recovery probes before the resource is permanently failed. @default 10 */
+  readonly recoveryAttempts?: number | undefined
+  /** Each delay is shortened by up to this fraction at random. @default 0.1 */
+  readonly recoveryJitter?: number | undefined
+  /** How far an unhealthy status degrades dependents. @default 3 */
+  readonly cascadeDepth?: number | undefined
+}
+
+/**
+ * The schema of the numeric health settings; decoding fills defaults.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Settings = Schema.Struct({
+  interval: duration("30 seconds"),
+  timeout: duration("5 seconds"),
+  failureThreshold: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), 3),
+  recoveryBaseDelay: duration("1 second"),
+  recoveryMaxDelay: duration("60 seconds"),
+  recoveryAttempts: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), 10),
+  recoveryJitter: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), 0.1),
+  cascadeDepth: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 3)
+})
+
+/**
+ * Decoded health settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Settings = typeof Settings.Type
+
+/**
+ * Validates health settings; fails with `InvalidConfig` listing every violation under `health.`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const decodeSettings = (
+  key: string,
+  input: Options<unknown> | undefined
+): Effect.Effect<Settings, InvalidConfig> => {
+  const { check: _check, ...rest } = input ?? {}
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
+  return Schema.decodeUnknownEffect(Settings)(defined, { errors: "all" }).pipe(
+    Effect.mapError((error) => new InvalidConfig({ key, violations: fromSchemaError(error, defined, "health.") }))
+  )
+}

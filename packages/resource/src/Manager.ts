@@ -19,6 +19,7 @@ import * as Tracer from "effect/Tracer"
 import { Caller } from "./Caller.ts"
 import { findCycle, shutdownBatches } from "./internal/dependencyGraph.ts"
 import * as EventBus from "./internal/eventBus.ts"
+import type * as HealthMonitor from "./internal/healthMonitor.ts"
 import type { Percentiles, ResourcePool, ResourceShutdown, Stats as PoolStats } from "./internal/resourcePool.ts"
 import {
   AccessDenied,
@@ -97,7 +98,12 @@ export interface ShutdownReport {
 export interface HealthView {
   readonly status: "Healthy" | "Degraded" | "Unhealthy" | "Unknown"
   readonly reason: string | undefined
+  readonly consecutiveFailures: number
   readonly lastTransitionAt: number | undefined
+  /** The most recent transitions, oldest first (at most 20). */
+  readonly transitions: ReadonlyArray<{ readonly from: string; readonly to: string; readonly at: number }>
+  /** Dependencies whose failure degrades this resource. */
+  readonly degradedBy: ReadonlyArray<string>
 }
 
 /**
@@ -115,7 +121,7 @@ export interface ResourceSnapshot {
   readonly stats: Stats
   readonly acquireWaitMs: Percentiles
   readonly health: HealthView
-  readonly quarantine: { readonly reason: string; readonly attempts: number; readonly nextProbeAt: number } | undefined
+  readonly quarantine: HealthMonitor.QuarantineView | undefined
 }
 
 /**
@@ -129,6 +135,7 @@ export interface Registration {
   readonly tenancy: Tenancy.Tenancy
   readonly dependencies: ReadonlyArray<string>
   readonly pool: ResourcePool<unknown>
+  readonly monitor: HealthMonitor.Monitor
 }
 
 /**
@@ -155,6 +162,12 @@ export interface ManagerShape {
   readonly snapshot: Effect.Effect<ReadonlyArray<ResourceSnapshot>>
   /** Subscribes now and returns the stream of events from this point on, optionally filtered. */
   readonly subscribe: (filter?: Filter) => Effect.Effect<Stream.Stream<ResourceEvent>, never, Scope.Scope>
+  /** Quarantines a resource by hand: acquires fail fast while recovery probes run. */
+  readonly quarantine: (key: string, reason: string) => Effect.Effect<boolean, NotRegistered>
+  /** Releases a quarantined or permanently failed resource back into service. */
+  readonly release: (key: string) => Effect.Effect<boolean, NotRegistered>
+  /** @internal degrades (or clears) the transitive dependents of `key` */
+  readonly cascade: (key: string, severe: boolean) => Effect.Effect<void>
   /** @internal the event bus pools publish on */
   readonly events: EventBus.EventBus
   /** @internal used by resource layers: claims a key and records its dependency edges */
@@ -214,8 +227,8 @@ export const make = (options?: {
         serving: registration.pool.isServing(),
         stats: registration.pool.stats(),
         acquireWaitMs: registration.pool.waitPercentiles(),
-        health: { status: "Unknown", reason: undefined, lastTransitionAt: undefined },
-        quarantine: undefined
+        health: healthView(registration.monitor.view()),
+        quarantine: registration.monitor.view().quarantine
       }))
     )
 
@@ -328,9 +341,45 @@ export const make = (options?: {
 
     yield* Effect.addFinalizer(() => shutdown)
 
+    const withMonitor = <A>(key: string, f: (monitor: HealthMonitor.Monitor) => Effect.Effect<A>) =>
+      Effect.suspend(() => {
+        const registration = registry.get(key)
+        return registration === undefined ? Effect.fail(new NotRegistered({ key })) : f(registration.monitor)
+      })
+
+    const dependentsOf = (key: string) =>
+      Array.from(edges.entries()).filter(([, dependencies]) => dependencies.includes(key)).map(([dependent]) =>
+        dependent
+      )
+
+    const cascade = (key: string, severe: boolean): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const depthLimit = registry.get(key)?.monitor.cascadeDepth ?? 3
+        const reached = new Map<string, number>()
+        let frontier = [key]
+        for (let depth = 1; depth <= depthLimit && frontier.length > 0; depth++) {
+          const next: Array<string> = []
+          for (const node of frontier) {
+            for (const dependent of dependentsOf(node)) {
+              if (dependent === key || reached.has(dependent)) continue
+              reached.set(dependent, depth)
+              next.push(dependent)
+            }
+          }
+          frontier = next
+        }
+        return Effect.forEach(reached, ([dependent, depth]) => {
+          const registration = registry.get(dependent)
+          return registration === undefined ? Effect.void : registration.monitor.setDependency(key, depth, severe)
+        }, { discard: true })
+      })
+
     return {
       acquire,
       use,
+      quarantine: (key, reason) => withMonitor(key, (monitor) => monitor.quarantine(reason, true)),
+      release: (key) => withMonitor(key, (monitor) => monitor.release),
+      cascade,
       stats,
       list,
       shutdown,
@@ -451,6 +500,24 @@ export const closeTenancy = (tenancy: Tenancy.Tenancy): Effect.Effect<ShutdownRe
   Effect.flatMap(Manager, (manager) => manager.closeTenancy(tenancy))
 
 /**
+ * Quarantines a resource by hand; false when it was already quarantined.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const quarantine = (key: string, reason: string): Effect.Effect<boolean, NotRegistered, Manager> =>
+  Effect.flatMap(Manager, (manager) => manager.quarantine(key, reason))
+
+/**
+ * Releases a quarantined or permanently failed resource; false when it was not quarantined.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const release = (key: string): Effect.Effect<boolean, NotRegistered, Manager> =>
+  Effect.flatMap(Manager, (manager) => manager.release(key))
+
+/**
  * The operator snapshot: one entry per registered resource.
  *
  * @category accessors
@@ -482,6 +549,21 @@ export const subscribe = (
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
+
+const healthView = (view: HealthMonitor.View): HealthView => ({
+  status: view.status._tag,
+  reason: view.status._tag === "Degraded" || view.status._tag === "Unhealthy" ? view.status.reason : undefined,
+  consecutiveFailures: view.consecutiveFailures,
+  lastTransitionAt: view.lastTransitionAt,
+  transitions: view.transitions,
+  degradedBy: view.degradedBy
+})
+
+const callerIds = (registration: Registration, fiber: Fiber.Fiber<unknown, unknown>) => {
+  if (!registration.pool.watchesHolds) return undefined
+  const caller = fiber.getRef(Caller)
+  return { tenantId: caller.tenantId, workflowId: caller.workflowId, executionId: caller.executionId }
+}
 
 const denied = (registration: Registration, caller: Tenancy.Tenancy) =>
   new AccessDenied({
@@ -515,15 +597,16 @@ export const acquireFrom = (
     if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
   }
   return isTraced(fiber.context)
-    ? tracedAcquire(registration, events.observed())
-    : registration.pool.acquireNow(events.observed(), false)
+    ? tracedAcquire(registration, events.observed(), callerIds(registration, fiber))
+    : registration.pool.acquireNow(events.observed(), false, callerIds(registration, fiber))
 }
 
 const tracedAcquire = (
   registration: Registration,
-  observed: boolean
+  observed: boolean,
+  caller: ReturnType<typeof callerIds>
 ): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
-  Effect.withSpan(Effect.suspend(() => registration.pool.acquireNow(observed, true)), "resource.acquire", {
+  Effect.withSpan(Effect.suspend(() => registration.pool.acquireNow(observed, true, caller)), "resource.acquire", {
     attributes: spanAttributes(registration)
   }).pipe(
     Effect.tap(() =>
@@ -555,6 +638,6 @@ export const useFrom = <A, E, R>(
   }
   const observed = events.observed()
   return isTraced(fiber.context)
-    ? Effect.scoped(Effect.flatMap(tracedAcquire(registration, observed), f))
-    : registration.pool.useNow(f, observed, false)
+    ? Effect.scoped(Effect.flatMap(tracedAcquire(registration, observed, callerIds(registration, fiber)), f))
+    : registration.pool.useNow(f, observed, false, callerIds(registration, fiber))
 }

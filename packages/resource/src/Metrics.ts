@@ -18,7 +18,11 @@
  * | `resource.pool.waiters` | gauge | `resource_id` | callers waiting for an instance |
  * | `resource.acquire.duration_seconds` | histogram | `resource_id` | time an acquire waited |
  * | `resource.create.duration_seconds` | histogram | `resource_id` | time a create took |
- * | `resource.usage.duration_seconds` | histogram | `resource_id` | time a lease was held |
+ * | `resource.usage.duration_seconds` | histogram | `resource_id` | time a lease was held (1 in 8 fast-path leases sampled) |
+ * | `resource.health.state` | gauge | `resource_id` | health score: 1 healthy, 1 − impact degraded, 0.5 unknown, 0 unhealthy |
+ * | `resource.quarantine.total` | counter | `resource_id` | times the resource was quarantined |
+ * | `resource.recovery.attempt.total` | counter | `resource_id` | recovery probes run while quarantined |
+ * | `resource.hold_deadline.exceeded.total` | counter | `resource_id` | leases held past the maximum hold duration |
  *
  * @since 0.1.0
  */
@@ -114,6 +118,36 @@ export const createDuration = Metric.histogram("resource.create.duration_seconds
 export const usageDuration = Metric.histogram("resource.usage.duration_seconds", {
   description: "Time a lease was held",
   boundaries
+})
+
+/**
+ * @category metrics
+ * @since 0.1.0
+ */
+export const healthState = Metric.gauge("resource.health.state", {
+  description: "Health score: 1 healthy, 1 - impact degraded, 0.5 unknown, 0 unhealthy"
+})
+
+/**
+ * @category metrics
+ * @since 0.1.0
+ */
+export const quarantineTotal = Metric.counter("resource.quarantine.total", { description: "Times quarantined" })
+
+/**
+ * @category metrics
+ * @since 0.1.0
+ */
+export const recoveryAttemptTotal = Metric.counter("resource.recovery.attempt.total", {
+  description: "Recovery probes run while quarantined"
+})
+
+/**
+ * @category metrics
+ * @since 0.1.0
+ */
+export const holdDeadlineExceededTotal = Metric.counter("resource.hold_deadline.exceeded.total", {
+  description: "Leases held past the maximum hold duration"
 })
 
 /**

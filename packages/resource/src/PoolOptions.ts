@@ -11,23 +11,9 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { duration, DurationInput, nonNegative, positive, withDefault } from "./internal/schemas.ts"
 import { fromSchemaError } from "./internal/violations.ts"
 import { InvalidConfig } from "./ResourceError.ts"
-
-const DurationInput = Schema.Union([Schema.Duration, Schema.DurationFromMillis, Schema.DurationFromString])
-
-const positive = Schema.makeFilter<Duration.Duration>(
-  (d) => Duration.isGreaterThan(d, Duration.zero) || "Expected a duration greater than 0"
-)
-const nonNegative = Schema.makeFilter<Duration.Duration>(
-  (d) => Duration.isGreaterThanOrEqualTo(d, Duration.zero) || "Expected a duration of at least 0"
-)
-
-const withDefault = <S extends Schema.Top & { readonly "~type.make.in": unknown }>(schema: S, value: S["Type"]) =>
-  schema.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(value)))
-
-const duration = (defaultValue: Duration.Input, check = positive) =>
-  withDefault(DurationInput.check(check), Duration.fromInputUnsafe(defaultValue))
 
 /**
  * The schema of pool options; decoding fills defaults.
@@ -50,7 +36,8 @@ export const PoolOptions = Schema.Struct({
   createBackoff: duration("50 millis"),
   createBackoffMax: duration("5 seconds"),
   drainTimeout: duration("30 seconds"),
-  cleanupTimeout: duration("10 seconds")
+  cleanupTimeout: duration("10 seconds"),
+  maxHoldDuration: Schema.optionalKey(DurationInput.check(positive))
 }).check(Schema.makeFilter((o) => o.min <= o.max || { path: ["min"], issue: "Expected min to be at most max" }))
 
 /**
@@ -83,6 +70,8 @@ export type Input = {
   readonly createBackoffMax?: Duration.Input | undefined
   readonly drainTimeout?: Duration.Input | undefined
   readonly cleanupTimeout?: Duration.Input | undefined
+  /** Leases held longer are reported (event, metric, warning); never force-released. No limit by default. */
+  readonly maxHoldDuration?: Duration.Input | undefined
 }
 
 /**

@@ -32,6 +32,8 @@ import { hasProperty } from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Health from "./Health.ts"
+import * as HealthMonitor from "./internal/healthMonitor.ts"
 import * as ResourcePool from "./internal/resourcePool.ts"
 import { fromSchemaError } from "./internal/violations.ts"
 import * as Manager from "./Manager.ts"
@@ -92,6 +94,8 @@ export interface Definition<
   readonly tenancy?: Tenancy.Tenancy | undefined
   /** Pool options; validated when the layer is built. */
   readonly pool?: PoolOptions.Input | undefined
+  /** Health check, quarantine and cascade settings. Without a check the resource is Unknown (served). */
+  readonly health?: Health.Options<Instance> | undefined
   /** Whether a create error is worth retrying within the acquire timeout; defaults to always. */
   readonly isRetryable?: ((error: E) => boolean) | undefined
 }
@@ -231,7 +235,7 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
   Effect.gen(function*() {
     const key = definition.key
     const manager = yield* Manager.Manager
-    const [config, poolOptions, tenancy] = yield* validateAll(definition, rawConfig, options)
+    const [config, poolOptions, tenancy, health] = yield* validateAll(definition, rawConfig, options)
     for (const dependency of dependencies) {
       if (typeof dependency !== "string") yield* dependency.tag
     }
@@ -254,13 +258,31 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
         recycle: definition.recycle,
         isRetryable: (definition.isRetryable ?? (() => true)) as (error: unknown) => boolean
       },
-      events: manager.events
+      events: manager.events,
+      healthTimeout: health.timeout
+    }).pipe(Scope.provide(resourceScope))
+    const monitor = yield* HealthMonitor.make<Instance>({
+      key,
+      tenancy: Tenancy.format(tenancy),
+      access: pool.health,
+      settings: {
+        check: definition.health?.check,
+        interval: health.interval,
+        failureThreshold: health.failureThreshold,
+        recoveryBase: health.recoveryBaseDelay,
+        recoveryMax: health.recoveryMaxDelay,
+        recoveryAttempts: health.recoveryAttempts,
+        recoveryJitter: health.recoveryJitter,
+        cascadeDepth: health.cascadeDepth
+      },
+      onSeverity: (severe) => manager.cascade(key, severe)
     }).pipe(Scope.provide(resourceScope))
     const registration: Manager.Registration = {
       key,
       tenancy,
       dependencies: dependencyKeys,
-      pool: pool as ResourcePool.ResourcePool<unknown>
+      pool: pool as ResourcePool.ResourcePool<unknown>,
+      monitor
     }
     yield* manager.activate(registration)
     yield* Effect.logInfo("resource registered").pipe(
@@ -308,7 +330,7 @@ const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps e
     readonly pool?: PoolOptions.Input | undefined
     readonly tenancy?: Tenancy.Tenancy | undefined
   } | undefined
-): Effect.Effect<readonly [Config, PoolOptions.PoolOptions, Tenancy.Tenancy], InvalidConfig> =>
+): Effect.Effect<readonly [Config, PoolOptions.PoolOptions, Tenancy.Tenancy, Health.Settings], InvalidConfig> =>
   Effect.gen(function*() {
     const key = definition.key
     const violations: Array<Violation> = []
@@ -319,6 +341,9 @@ const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps e
     const poolOptions = yield* PoolOptions.decode(key, poolInput).pipe(
       Effect.catch((error) => Effect.sync(() => violations.push(...error.violations)))
     )
+    const health = yield* Health.decodeSettings(key, definition.health as Health.Options<unknown> | undefined).pipe(
+      Effect.catch((error) => Effect.sync(() => violations.push(...error.violations)))
+    )
     const tenancy = options?.tenancy ?? definition.tenancy ?? Tenancy.global
     yield* Tenancy.validate(tenancy).pipe(
       Effect.catch((error) =>
@@ -326,5 +351,5 @@ const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps e
       )
     )
     if (violations.length > 0) return yield* Effect.fail(new InvalidConfig({ key, violations }))
-    return [config as Config, poolOptions as PoolOptions.PoolOptions, tenancy] as const
+    return [config as Config, poolOptions as PoolOptions.PoolOptions, tenancy, health as Health.Settings] as const
   })

@@ -235,7 +235,14 @@ describe("Observability", () => {
         assert.isTrue(snapshot!.serving)
         assert.strictEqual(snapshot!.stats.acquisitions, 12)
         assert.deepStrictEqual(snapshot!.acquireWaitMs, { p50: 0, p95: 200, p99: 200 })
-        assert.deepStrictEqual(snapshot!.health, { status: "Unknown", reason: undefined, lastTransitionAt: undefined })
+        assert.deepStrictEqual(snapshot!.health, {
+          status: "Unknown",
+          reason: undefined,
+          consecutiveFailures: 0,
+          lastTransitionAt: undefined,
+          transitions: [],
+          degradedBy: []
+        })
         assert.isUndefined(snapshot!.quarantine)
       }).pipe(
         Effect.provide(

@@ -13,6 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Credentials from "../Credentials.ts"
+import * as Health from "../Health.ts"
 import * as Metrics from "../Metrics.ts"
 import type { PoolOptions } from "../PoolOptions.ts"
 import {
@@ -71,28 +72,67 @@ export interface ResourceShutdown {
 }
 
 /** @internal */
+export interface CallerIds {
+  readonly tenantId: string | undefined
+  readonly workflowId: string | undefined
+  readonly executionId: string | undefined
+}
+
+/**
+ * What the health monitor may do to a pool.
+ *
+ * @internal
+ */
+export interface HealthAccess<I> {
+  /** Blocks acquires with the given error (fail fast), or unblocks them. */
+  readonly block: (error: (() => AcquireError) | undefined) => void
+  /** Leases the idle instances (or creates one when there are none), runs `check` on each under the timeout, evicts the ones that fail. */
+  readonly probeIdle: (
+    check: (instance: I) => Effect.Effect<Health.Status>
+  ) => Effect.Effect<{ readonly statuses: ReadonlyArray<Health.Status>; readonly instances: number }>
+  /** Creates a fresh instance outside the pool, runs `check` on it, and cleans it up. */
+  readonly probeFresh: (check: (instance: I) => Effect.Effect<Health.Status>) => Effect.Effect<Health.Status>
+  /** Destroys every idle instance. */
+  readonly evictIdle: Effect.Effect<void>
+  readonly now: () => number
+  readonly publish: (event: ResourceEvent) => Effect.Effect<void>
+  readonly log: (effect: Effect.Effect<void>) => Effect.Effect<void>
+  readonly countQuarantine: () => void
+  readonly countRecoveryAttempt: () => void
+  readonly setHealthScore: (score: number) => void
+}
+
+/** @internal */
 export interface ResourcePool<I> {
   readonly key: string
   readonly tenancy: Tenancy.Tenancy
   readonly options: PoolOptions
   readonly acquire: Effect.Effect<I, AcquireError, Scope.Scope>
   /** Chooses the acquire path synchronously; call it inside the effect that runs it. */
-  readonly acquireNow: (observed: boolean, traced: boolean) => Effect.Effect<I, AcquireError, Scope.Scope>
+  readonly acquireNow: (
+    observed: boolean,
+    traced: boolean,
+    caller: CallerIds | undefined
+  ) => Effect.Effect<I, AcquireError, Scope.Scope>
   /** Chooses the use path synchronously; call it inside the effect that runs it. */
   readonly useNow: <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
     observed: boolean,
-    traced: boolean
+    traced: boolean,
+    caller: CallerIds | undefined
   ) => Effect.Effect<A, E | AcquireError, R>
   readonly stats: () => Stats
   /** Acquire wait percentiles in milliseconds over the most recent acquires. */
   readonly waitPercentiles: () => Percentiles
   readonly isServing: () => boolean
+  /** Whether leases are stamped with the caller's ids for the hold-deadline watchdog. */
+  readonly watchesHolds: boolean
+  readonly health: HealthAccess<I>
   readonly shutdown: Effect.Effect<ResourceShutdown>
 }
 
 type CreateError = CreateFailed | CreateTimeout | MissingCredential
-type PoolError = CreateError | ResourceClosed
+type PoolError = CreateError | AcquireError
 type Item<I> = Pool.PoolItem<I, PoolError>
 
 interface Entry<I> {
@@ -102,6 +142,9 @@ interface Entry<I> {
   idleSince: number
   leasedAt: number
   observed: boolean
+  probing: boolean
+  holdReported: boolean
+  caller: CallerIds | undefined
   discarded: boolean
   forced: boolean
   cleanupReason: CleanupReason | undefined
@@ -159,6 +202,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   readonly config: Config
   readonly lifecycle: Lifecycle<I, Config>
   readonly events: EventBus
+  readonly healthTimeout: Duration.Duration
 }) {
   const { config, events, key, lifecycle, options } = params
   const resourceScope = yield* Scope.Scope
@@ -353,6 +397,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       idleSince: createdAt,
       leasedAt: -1,
       observed: false,
+      probing: false,
+      holdReported: false,
+      caller: undefined,
       discarded: false,
       forced: false,
       cleanupReason: undefined,
@@ -388,7 +435,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     validate !== undefined && at - entry.idleSince >= skipWindowMs
 
   const isLeased = (entry: Entry<I>) =>
-    entry.item !== undefined && entry.item.refCount > 0 && !entry.discarded && !entry.forced
+    entry.item !== undefined && entry.item.refCount > 0 && !entry.discarded && !entry.forced && !entry.probing
 
   const countInUse = () => {
     let n = 0
@@ -445,6 +492,12 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
     if (entry.forced) return Effect.void
     if (entry.discarded) return entry.returnSlot
+    if (entry.probing) {
+      entry.probing = false
+      return state._tag === "Serving"
+        ? entry.afterKept
+        : Effect.flatMap(keepOrDestroy(entry, now()), () => entry.afterKept)
+    }
     released++
     const at = now()
     const holdMs = entry.leasedAt < 0 ? 0 : at - entry.leasedAt
@@ -452,6 +505,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       holdHistogram.record(holdMs / 1000)
       entry.leasedAt = -1
     }
+    entry.caller = undefined
+    if (entry.holdReported) {
+      entry.holdReported = false
+      return Effect.andThen(
+        events.publish(ResourceEvent.HoldDeadlineReturned({ ...common(), heldMs: holdMs })),
+        returnAfterHold(entry, at, holdMs)
+      )
+    }
+    return returnAfterHold(entry, at, holdMs)
+  }
+
+  const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
     entry.idleSince = at
     const returned = recycle === undefined && state._tag === "Serving" && !isExpired(entry, at)
       ? waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
@@ -549,12 +614,12 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return next === Number.POSITIVE_INFINITY ? hasWaiters.await : Effect.sleep(Math.max(1, next - at))
   })
 
-  const failWaiters = (): void => {
+  const failWaiters = (error: AcquireError = closedError): void => {
     for (const waiter of Array.from(waiters)) {
       leave(waiter)
-      waiter.resume?.(Effect.fail(closedError))
+      waiter.resume?.(Effect.fail(error))
     }
-    const failure = Exit.fail(closedError) as Exit.Failure<I, PoolError>
+    const failure = Exit.fail(error) as Exit.Failure<I, PoolError>
     for (const notify of Array.from(pool.state.waiters)) notify(failure)
   }
 
@@ -661,7 +726,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
 
   const onCreateError = (error: PoolError, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> => {
-    if (error._tag === "ResourceClosed" || error._tag === "MissingCredential" || !error.retryable) {
+    if ((error._tag !== "CreateFailed" && error._tag !== "CreateTimeout") || !error.retryable) {
       return Effect.fail(error)
     }
     attempt.failures++
@@ -741,8 +806,34 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return startsExhaustion ? Effect.andThen(onExhausted(), waited) : waited
     })
 
-  const acquireNow = (observed: boolean, traced: boolean): Effect.Effect<I, AcquireError, Scope.Scope> => {
+  let blocked: (() => AcquireError) | undefined
+
+  const failBlocked = (): Effect.Effect<never, AcquireError> => {
+    const error = blocked!()
+    errors.set(error.kind, (errors.get(error.kind) ?? 0) + 1)
+    return Effect.fail(error)
+  }
+
+  const stamp = (instance: I, caller: CallerIds): void => {
+    const entry = entries.get(instance)
+    if (entry === undefined) return
+    entry.leasedAt = now()
+    entry.caller = caller
+  }
+
+  const acquireNow = (
+    observed: boolean,
+    traced: boolean,
+    caller: CallerIds | undefined
+  ): Effect.Effect<I, AcquireError, Scope.Scope> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
+    if (blocked !== undefined) return failBlocked()
+    if (caller !== undefined) {
+      return Effect.tap(
+        acquireNow(observed, traced, undefined),
+        (instance) => Effect.sync(() => stamp(instance, caller))
+      )
+    }
     if (canTakeFast()) {
       if (observed) return takeReadyObserved
       sampleHold()
@@ -763,19 +854,21 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     )
   }
 
-  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(() => acquireNow(false, false))
+  const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(() => acquireNow(false, false, undefined))
 
   const useNow = <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
     observed: boolean,
-    traced: boolean
+    traced: boolean,
+    caller: CallerIds | undefined
   ): Effect.Effect<A, E | AcquireError, R> => {
     if (state._tag !== "Serving") return Effect.fail(closedError)
-    if (!observed && canTakeFast()) {
+    if (blocked !== undefined) return failBlocked()
+    if (!observed && caller === undefined && canTakeFast()) {
       sampleHold()
       return Pool.use(pool, f) as Effect.Effect<A, E, R>
     }
-    return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed, traced)), f))
+    return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed, traced, caller)), f))
   }
 
   // ---------------------------------------------------------------------------
@@ -807,9 +900,135 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     series(Metrics.poolWaiters, () => ({ value: numbers().waiters })),
     series(Metrics.acquireDuration, () => waitHistogram.state(released + countInUse() - slowAcquired)),
     series(Metrics.createDuration, () => createHistogram.state()),
-    series(Metrics.usageDuration, () => holdHistogram.state())
+    series(Metrics.usageDuration, () => holdHistogram.state()),
+    series(Metrics.healthState, () => ({ value: healthScore })),
+    series(Metrics.quarantineTotal, () => counter(quarantines)),
+    series(Metrics.recoveryAttemptTotal, () => counter(recoveryAttempts)),
+    series(Metrics.holdDeadlineExceededTotal, () => counter(holdDeadlines))
   ]
   const removeSeries = Effect.sync(() => registrations.forEach((r) => r.remove()))
+
+  // ---------------------------------------------------------------------------
+  // health access: probes, eviction, blocking
+  // ---------------------------------------------------------------------------
+
+  const healthTimeout = params.healthTimeout
+  const timedCheck = (check: (instance: I) => Effect.Effect<Health.Status>, instance: I) =>
+    Effect.interruptible(check(instance)).pipe(
+      Effect.timeoutOrElse({
+        duration: healthTimeout,
+        orElse: () => Effect.succeed(Health.unhealthy("health check timed out"))
+      }),
+      Effect.catchCause(() => Effect.succeed(Health.unhealthy("health check failed")))
+    )
+
+  const probeOne = (
+    check: (instance: I) => Effect.Effect<Health.Status>
+  ): Effect.Effect<Health.Status, never, Scope.Scope> =>
+    Effect.matchEffect(Pool.get(pool), {
+      onFailure: (error) => Effect.succeed(Health.unhealthy(error.message)),
+      onSuccess: (instance) => {
+        const entry = entries.get(instance)
+        if (entry !== undefined) entry.probing = true
+        return Effect.tap(timedCheck(check, instance), (status) =>
+          status._tag === "Unhealthy" && entry !== undefined
+            ? Effect.suspend(() => {
+              entry.probing = false
+              entry.discarded = true
+              return destroy(entry, "evicted")
+            })
+            : Effect.void)
+      }
+    })
+
+  const probeIdle = (check: (instance: I) => Effect.Effect<Health.Status>) =>
+    Effect.suspend(() => {
+      if (state._tag !== "Serving") return Effect.succeed({ statuses: [], instances: 0 })
+      purgeFailedSlots()
+      const idle = numbers().idle
+      if (idle === 0 && isFull()) return Effect.succeed({ statuses: [], instances: numbers().size })
+      const count = Math.max(1, idle)
+      return Effect.scoped(
+        Effect.map(
+          Effect.forEach(Array.from({ length: count }), () => probeOne(check)).pipe(
+            Effect.timeoutOrElse({
+              duration: Duration.sum(healthTimeout, options.createTimeout),
+              orElse: () => Effect.succeed([Health.unhealthy("health check timed out")])
+            })
+          ),
+          (statuses) => ({ statuses, instances: Math.max(count, numbers().size) })
+        )
+      )
+    })
+
+  const probeFresh = (check: (instance: I) => Effect.Effect<Health.Status>): Effect.Effect<Health.Status> =>
+    Effect.scoped(
+      Effect.gen(function*() {
+        const context: CreateContext = {
+          key,
+          credential: (id) => Effect.provideService(Credentials.resolve(id, key), Credentials.Credentials, credentials)
+        }
+        const instance = yield* withCreateTimeout(lifecycle.create(config, context))
+        return yield* timedCheck(check, instance)
+      }).pipe(
+        Effect.catchCause((cause) => Effect.succeed(Health.unhealthy(`recovery probe failed: ${describeCause(cause)}`)))
+      )
+    )
+
+  const evictIdle = Effect.suspend(() => {
+    const idle = Array.from(entries.values()).filter((entry) => entry.item !== undefined && entry.item.refCount === 0)
+    return Effect.forEach(idle, (entry) => destroy(entry, "evicted"), { discard: true })
+  })
+
+  let quarantines = 0
+  let recoveryAttempts = 0
+  let holdDeadlines = 0
+  let healthScore = Health.score(Health.unknown)
+
+  const healthAccess: HealthAccess<I> = {
+    block: (error) => {
+      blocked = error
+      if (error !== undefined) failWaiters(error())
+    },
+    probeIdle,
+    probeFresh,
+    evictIdle,
+    now,
+    publish: events.publish,
+    log,
+    countQuarantine: () => void quarantines++,
+    countRecoveryAttempt: () => void recoveryAttempts++,
+    setHealthScore: (score) => void (healthScore = score)
+  }
+
+  // ---------------------------------------------------------------------------
+  // hold-deadline watchdog: warns about leases held too long, never force-releases
+  // ---------------------------------------------------------------------------
+
+  const maxHoldMs = options.maxHoldDuration === undefined ? undefined : ms(options.maxHoldDuration)
+
+  const watchHolds = (limit: number) =>
+    Effect.suspend(() => {
+      const at = now()
+      const late = Array.from(entries.values()).filter((entry) =>
+        isLeased(entry) && entry.leasedAt >= 0 && !entry.holdReported && at - entry.leasedAt >= limit
+      )
+      return Effect.forEach(late, (entry) => {
+        entry.holdReported = true
+        holdDeadlines++
+        const heldMs = at - entry.leasedAt
+        return Effect.andThen(
+          events.publish(ResourceEvent.HoldDeadlineExceeded({
+            ...common(),
+            heldMs,
+            tenantId: entry.caller?.tenantId,
+            workflowId: entry.caller?.workflowId,
+            executionId: entry.caller?.executionId
+          })),
+          log(Effect.logWarning("resource lease held past its deadline", { heldMs, limitMs: limit }))
+        )
+      }, { discard: true })
+    })
 
   // ---------------------------------------------------------------------------
   // background: waiter deadlines, and retiring idle instances past their max lifetime
@@ -827,6 +1046,12 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     yield* Effect.forkIn(reapExpired.pipe(Effect.repeat(Schedule.spaced(reapEvery))), resourceScope),
     yield* Effect.forkIn(Effect.forever(expireWaiters), resourceScope)
   ]
+  if (maxHoldMs !== undefined) {
+    const every = Math.min(1000, Math.max(10, maxHoldMs / 4))
+    background.push(
+      yield* Effect.forkIn(watchHolds(maxHoldMs).pipe(Effect.repeat(Schedule.spaced(every))), resourceScope)
+    )
+  }
 
   // ---------------------------------------------------------------------------
   // shutdown: stop issuing, drain up to a deadline, force what is left, clean up, stop fibers
@@ -906,6 +1131,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return { p50: p50!, p95: p95!, p99: p99! }
     },
     isServing: () => state._tag === "Serving",
+    watchesHolds: maxHoldMs !== undefined,
+    health: healthAccess,
     shutdown
   }
   return self
@@ -916,6 +1143,11 @@ const describe = (error: unknown): string => {
   if (error instanceof Error) return error.message
   if (typeof error === "object" && error !== null && "message" in error) return String(error.message)
   return String(error)
+}
+
+const describeCause = (cause: import("effect/Cause").Cause<unknown>): string => {
+  const reason = cause.reasons[0]
+  return reason === undefined ? "unknown" : reason._tag === "Fail" ? describe(reason.error) : reason._tag
 }
 
 const redact = (text: string, secrets: ReadonlyArray<string>): string =>
