@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { duration, DurationInput, nonNegative, positive, withDefault } from "./internal/schemas.ts"

@@ -1,3 +1,4 @@
+import type * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -1145,7 +1146,7 @@ const describe = (error: unknown): string => {
   return String(error)
 }
 
-const describeCause = (cause: import("effect/Cause").Cause<unknown>): string => {
+const describeCause = (cause: Cause.Cause<unknown>): string => {
   const reason = cause.reasons[0]
   return reason === undefined ? "unknown" : reason._tag === "Fail" ? describe(reason.error) : reason._tag
 }
