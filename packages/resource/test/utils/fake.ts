@@ -1,5 +1,6 @@
 import { Deferred, Effect, Schema } from "effect"
 import type * as Scope from "effect/Scope"
+import type * as Health from "../../src/Health.ts"
 import * as Resource from "../../src/Resource.ts"
 
 /** How one call of a lifecycle step behaves. */
@@ -80,6 +81,7 @@ export const make = (fake: Fake, options: {
   readonly dependencies?: ReadonlyArray<Resource.Any | string>
   readonly tenancy?: Resource.Definition<any, any, any, any, any, any, any>["tenancy"]
   readonly isRetryable?: (error: unknown) => boolean
+  readonly health?: Health.Options<FakeInstance>
 } = {}) =>
   Resource.make({
     key: options.key ?? "fake",
@@ -88,6 +90,7 @@ export const make = (fake: Fake, options: {
     tenancy: options.tenancy,
     pool: options.pool,
     isRetryable: options.isRetryable,
+    health: options.health,
     create: (): Effect.Effect<FakeInstance, unknown, Scope.Scope> =>
       Effect.acquireRelease(
         Effect.suspend(() => {
