@@ -203,6 +203,10 @@ export interface Options<I> {
   readonly recoveryJitter?: number | undefined
   /** How far an unhealthy status degrades dependents. @default 3 */
   readonly cascadeDepth?: number | undefined
+  /** At most this fraction of the instances is evicted per check (at least one); the rest are reported. @default 0.5 */
+  readonly maxEvictionFraction?: number | undefined
+  /** Whether this resource's health counts toward the Manager's readiness. @default true */
+  readonly critical?: boolean | undefined
 }
 
 /**
@@ -219,7 +223,9 @@ export const Settings = Schema.Struct({
   recoveryMaxDelay: duration("60 seconds"),
   recoveryAttempts: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), 10),
   recoveryJitter: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), 0.1),
-  cascadeDepth: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 3)
+  cascadeDepth: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 3),
+  maxEvictionFraction: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), 0.5),
+  critical: withDefault(Schema.Boolean, true)
 })
 
 /**

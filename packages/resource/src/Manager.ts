@@ -125,6 +125,23 @@ export interface ResourceSnapshot {
 }
 
 /**
+ * Readiness for probes: ready when no critical resource is unhealthy, quarantined or shut down.
+ * Non-critical resources are listed but never make the Manager unready.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Readiness {
+  readonly ready: boolean
+  readonly resources: ReadonlyArray<{
+    readonly key: string
+    readonly critical: boolean
+    readonly ready: boolean
+    readonly status: HealthView["status"]
+  }>
+}
+
+/**
  * What a resource layer hands to the Manager when it registers.
  *
  * @category models
@@ -136,6 +153,7 @@ export interface Registration {
   readonly dependencies: ReadonlyArray<string>
   readonly pool: ResourcePool<unknown>
   readonly monitor: HealthMonitor.Monitor
+  readonly critical: boolean
 }
 
 /**
@@ -158,6 +176,10 @@ export interface ManagerShape {
   readonly shutdown: Effect.Effect<ShutdownReport>
   /** Shuts down and deregisters every resource whose tenancy lies inside `tenancy`. */
   readonly closeTenancy: (tenancy: Tenancy.Tenancy) => Effect.Effect<ShutdownReport>
+  /** Ready when no critical resource is unhealthy, quarantined or shut down. */
+  readonly readiness: Effect.Effect<Readiness>
+  /** Alive until shutdown starts; health never affects it. */
+  readonly liveness: Effect.Effect<boolean>
   /** One snapshot per registered resource. */
   readonly snapshot: Effect.Effect<ReadonlyArray<ResourceSnapshot>>
   /** Subscribes now and returns the stream of events from this point on, optionally filtered. */
@@ -374,9 +396,24 @@ export const make = (options?: {
         }, { discard: true })
       })
 
+    const readiness = Effect.sync((): Readiness => {
+      const resources = Array.from(registry.values(), (registration) => {
+        const view = registration.monitor.view()
+        return {
+          key: registration.key,
+          critical: registration.critical,
+          ready: registration.pool.isServing() && !registration.monitor.severe(),
+          status: view.status._tag
+        }
+      })
+      return { ready: !shuttingDown && resources.every((r) => !r.critical || r.ready), resources }
+    })
+
     return {
       acquire,
       use,
+      readiness,
+      liveness: Effect.sync(() => !shuttingDown),
       quarantine: (key, reason) => withMonitor(key, (monitor) => monitor.quarantine(reason, true)),
       release: (key) => withMonitor(key, (monitor) => monitor.release),
       cascade,
@@ -498,6 +535,25 @@ export const shutdown: Effect.Effect<ShutdownReport, never, Manager> = Effect.fl
  */
 export const closeTenancy = (tenancy: Tenancy.Tenancy): Effect.Effect<ShutdownReport, never, Manager> =>
   Effect.flatMap(Manager, (manager) => manager.closeTenancy(tenancy))
+
+/**
+ * Readiness for a readiness probe: only critical resources count.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const readiness: Effect.Effect<Readiness, never, Manager> = Effect.flatMap(
+  Manager,
+  (manager) => manager.readiness
+)
+
+/**
+ * Liveness for a liveness probe: true until shutdown starts, whatever the health of resources.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const liveness: Effect.Effect<boolean, never, Manager> = Effect.flatMap(Manager, (manager) => manager.liveness)
 
 /**
  * Quarantines a resource by hand; false when it was already quarantined.

@@ -259,7 +259,8 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
         isRetryable: (definition.isRetryable ?? (() => true)) as (error: unknown) => boolean
       },
       events: manager.events,
-      healthTimeout: health.timeout
+      healthTimeout: health.timeout,
+      maxEvictionFraction: health.maxEvictionFraction
     }).pipe(Scope.provide(resourceScope))
     const monitor = yield* HealthMonitor.make<Instance>({
       key,
@@ -282,7 +283,8 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
       tenancy,
       dependencies: dependencyKeys,
       pool: pool as ResourcePool.ResourcePool<unknown>,
-      monitor
+      monitor,
+      critical: health.critical
     }
     yield* manager.activate(registration)
     yield* Effect.logInfo("resource registered").pipe(

@@ -443,6 +443,66 @@ describe("Health", () => {
     })
   })
 
+  describe("ejection cap and probes", () => {
+    it.effect("with 10 instances and 30 % failing, at most the configured fraction is evicted per check; all failing fails closed", () => {
+      const fake = new Fake.Fake()
+      const bad = new Set<number>([1, 2, 3])
+      const script = {
+        current: ((i) => Effect.succeed(bad.has(i.id) ? Health.unhealthy("stale") : Health.healthy)) as Script
+      }
+      const R = checked(fake, script, {
+        pool: { min: 10, max: 10 },
+        health: { maxEvictionFraction: 0.2, failureThreshold: 9 }
+      })
+      return Effect.gen(function*() {
+        yield* settle
+        assert.strictEqual(fake.live.size, 10)
+        yield* advance(1000)
+        assert.strictEqual(fake.destroyedIds.length, 2)
+        const snapshot = yield* snapshotOf("fake")
+        assert.strictEqual(snapshot.health.status, "Degraded")
+        assert.strictEqual(snapshot.health.reason, "3 of 10 instances failed their health check")
+        yield* Effect.scoped(acquireFake())
+        script.current = () => Effect.succeed(Health.unhealthy("down"))
+        yield* advance(1000)
+        assert.strictEqual((yield* snapshotOf("fake")).health.status, "Unhealthy")
+        const error = yield* Effect.flip(Effect.scoped(acquireFake()))
+        assert.strictEqual(error._tag, "ResourceUnhealthy")
+      }).pipe(Effect.provide(R.layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))))
+    })
+
+    it.effect("readiness counts only critical resources; liveness never follows health", () => {
+      const fakes = [new Fake.Fake(), new Fake.Fake()]
+      const critical = { current: healthy }
+      const optional = { current: healthy }
+      const layer = Layer.mergeAll(
+        checked(fakes[0]!, critical, { key: "db" }).layer({ label: "db" }),
+        checked(fakes[1]!, optional, { key: "metrics-sink", health: { critical: false } }).layer({ label: "m" })
+      ).pipe(Layer.provideMerge(Manager.layer))
+      return Effect.gen(function*() {
+        yield* advance(1000)
+        assert.isTrue((yield* Manager.readiness).ready)
+        optional.current = () => Effect.succeed(Health.unhealthy("down"))
+        yield* advance(1000)
+        const withOptionalDown = yield* Manager.readiness
+        assert.isTrue(withOptionalDown.ready)
+        assert.deepStrictEqual(withOptionalDown.resources.find((r) => r.key === "metrics-sink"), {
+          key: "metrics-sink",
+          critical: false,
+          ready: false,
+          status: "Unhealthy"
+        })
+        assert.isTrue(yield* Manager.liveness)
+        critical.current = () => Effect.succeed(Health.unhealthy("down"))
+        yield* advance(1000)
+        assert.isFalse((yield* Manager.readiness).ready)
+        assert.isTrue(yield* Manager.liveness)
+        yield* Manager.shutdown
+        assert.isFalse(yield* Manager.liveness)
+      }).pipe(Effect.provide(layer))
+    })
+  })
+
   describe("leak watchdog", () => {
     it.effect("a lease held past the maximum hold duration is reported with the caller's ids, never force-released", () => {
       const fake = new Fake.Fake()

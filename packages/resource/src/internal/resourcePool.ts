@@ -204,6 +204,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   readonly lifecycle: Lifecycle<I, Config>
   readonly events: EventBus
   readonly healthTimeout: Duration.Duration
+  readonly maxEvictionFraction: number
 }) {
   const { config, events, key, lifecycle, options } = params
   const resourceScope = yield* Scope.Scope
@@ -923,23 +924,32 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       Effect.catchCause(() => Effect.succeed(Health.unhealthy("health check failed")))
     )
 
-  const probeOne = (
-    check: (instance: I) => Effect.Effect<Health.Status>
-  ): Effect.Effect<Health.Status, never, Scope.Scope> =>
+  interface Probe {
+    readonly status: Health.Status
+    readonly entry: Entry<I> | undefined
+  }
+
+  const probeOne = (check: (instance: I) => Effect.Effect<Health.Status>): Effect.Effect<Probe, never, Scope.Scope> =>
     Effect.matchEffect(Pool.get(pool), {
-      onFailure: (error) => Effect.succeed(Health.unhealthy(error.message)),
+      onFailure: (error) => Effect.succeed({ status: Health.unhealthy(error.message), entry: undefined }),
       onSuccess: (instance) => {
         const entry = entries.get(instance)
         if (entry !== undefined) entry.probing = true
-        return Effect.tap(timedCheck(check, instance), (status) =>
-          status._tag === "Unhealthy" && entry !== undefined
-            ? Effect.suspend(() => {
-              entry.probing = false
-              entry.discarded = true
-              return destroy(entry, "evicted")
-            })
-            : Effect.void)
+        return Effect.map(timedCheck(check, instance), (status) => ({ status, entry }))
       }
+    })
+
+  /** Evicts failed instances, at most `maxEvictionFraction` of the pool per sweep (at least one). */
+  const evictFailed = (probes: ReadonlyArray<Probe>, instances: number) =>
+    Effect.suspend(() => {
+      const cap = Math.max(1, Math.floor(params.maxEvictionFraction * instances))
+      const failed = probes.filter((probe) => probe.status._tag === "Unhealthy" && probe.entry !== undefined)
+      return Effect.forEach(failed.slice(0, cap), ({ entry }) =>
+        Effect.suspend(() => {
+          entry!.probing = false
+          entry!.discarded = true
+          return destroy(entry!, "evicted")
+        }), { discard: true })
     })
 
   const probeIdle = (check: (instance: I) => Effect.Effect<Health.Status>) =>
@@ -950,15 +960,17 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       if (idle === 0 && isFull()) return Effect.succeed({ statuses: [], instances: numbers().size })
       const count = Math.max(1, idle)
       return Effect.scoped(
-        Effect.map(
-          Effect.forEach(Array.from({ length: count }), () => probeOne(check)).pipe(
+        Effect.gen(function*() {
+          const probes = yield* Effect.forEach(Array.from({ length: count }), () => probeOne(check)).pipe(
             Effect.timeoutOrElse({
               duration: Duration.sum(healthTimeout, options.createTimeout),
-              orElse: () => Effect.succeed([Health.unhealthy("health check timed out")])
+              orElse: () => Effect.succeed([{ status: Health.unhealthy("health check timed out"), entry: undefined }])
             })
-          ),
-          (statuses) => ({ statuses, instances: Math.max(count, numbers().size) })
-        )
+          )
+          const instances = Math.max(count, numbers().size)
+          yield* evictFailed(probes, instances)
+          return { statuses: probes.map((probe) => probe.status), instances }
+        })
       )
     })
 
