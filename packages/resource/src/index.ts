@@ -17,11 +17,25 @@ export * as Caller from "./Caller.ts"
 export * as Credentials from "./Credentials.ts"
 
 /**
+ * Health statuses, checks and their stages.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./Health.ts"
+
+/**
  * The Manager: registry, acquire/use, statistics and phased shutdown.
  *
  * @since 0.1.0
  */
 export * as Manager from "./Manager.ts"
+
+/**
+ * Effect metrics of every resource and their Prometheus rendering.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.ts"
 
 /**
  * Pool options and their Schema.
@@ -43,6 +57,13 @@ export * as Resource from "./Resource.ts"
  * @since 0.1.0
  */
 export * as ResourceError from "./ResourceError.ts"
+
+/**
+ * Typed lifecycle events.
+ *
+ * @since 0.1.0
+ */
+export * as ResourceEvent from "./ResourceEvent.ts"
 
 /**
  * Tenancy: Global, Tenant, Workflow, Execution, Action and Custom, with containment.
