@@ -386,6 +386,33 @@ describe("Observability", () => {
   })
 
   describe("spans", () => {
+    it.effect("a create triggered by a traced acquire is a descendant of that acquire's span", () => {
+      const fake = new Fake.Fake()
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const ancestors = (span: Tracer.Span): Array<string> => {
+        const parent = Option.getOrUndefined(span.parent)
+        const found = parent === undefined ? undefined : spans.find((s) => s.spanId === parent.spanId)
+        return found === undefined ? [] : [found.name, ...ancestors(found)]
+      }
+      return Effect.gen(function*() {
+        yield* Effect.scoped(acquireFake()).pipe(Effect.withSpan("action"))
+        const create = spans.find((s) => s.name === "resource.create")!
+        assert.deepStrictEqual(ancestors(create), ["resource.acquire.wait", "resource.acquire", "action"])
+      }).pipe(
+        Effect.provide(
+          Fake.make(fake, { pool: { min: 0, max: 1 } }).layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))
+        ),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+    })
+
     it.effect("a traced acquire that waits and validates has wait and validate child spans", () => {
       const fake = new Fake.Fake()
       const spans: Array<Tracer.Span> = []

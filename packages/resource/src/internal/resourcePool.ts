@@ -13,6 +13,7 @@ import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import * as Credentials from "../Credentials.ts"
 import * as Health from "../Health.ts"
 import * as Metrics from "../Metrics.ts"
@@ -362,6 +363,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return events.publish(ResourceEvent.CleanedUp({ ...common(), reason }))
     })
 
+  /** The span of a traced acquire that is about to trigger a create: the create becomes its child. */
+  let createParent: Tracer.AnySpan | undefined
+
   const createInstance = Effect.gen(function*() {
     const scope = (yield* Scope.Scope) as Scope.Closeable
     const secrets: Array<string> = []
@@ -382,10 +386,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
       Effect.mapError((error) => toCreateError(error, secrets)),
       Effect.ensuring(Effect.sync(() => creating--)),
-      Effect.withSpan("resource.create", {
-        root: true,
-        attributes: { "resource.id": key, "resource.scope": tenancyLabel }
-      })
+      (create) => {
+        const parent = createParent
+        createParent = undefined
+        return Effect.withSpan(create, "resource.create", {
+          ...(parent === undefined ? { root: true } : { parent }),
+          attributes: { "resource.id": key, "resource.scope": tenancyLabel }
+        })
+      }
     )
     if (entries.has(instance)) {
       return yield* Effect.die(new Error(`create of "${key}" returned an instance that is already pooled`))
@@ -741,7 +749,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       if (state._tag !== "Serving") return Effect.fail(closedError)
       attempt.phase = "wait"
       purgeFailedSlots()
-      return Effect.matchEffect(spanned(attempt, "resource.acquire.wait", Pool.get(pool)), {
+      const get = attempt.traced
+        ? Effect.withFiber((fiber) => {
+          createParent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+          return Pool.get(pool)
+        })
+        : Pool.get(pool)
+      return Effect.matchEffect(spanned(attempt, "resource.acquire.wait", get), {
         onFailure: (error) => onCreateError(error, attempt),
         onSuccess: (instance) => checkBorrowed(instance, attempt)
       })
