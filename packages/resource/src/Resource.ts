@@ -94,6 +94,12 @@ export interface Definition<
   readonly tenancy?: Tenancy.Tenancy | undefined
   /** Pool options; validated when the layer is built. */
   readonly pool?: PoolOptions.Input | undefined
+  /**
+   * A resident resource keeps exactly one instance that every caller shares at once (an HTTP client,
+   * an SDK with a token): up to `maxConcurrent` leases (default 1,024) on the same instance, no
+   * validation or recycle per lease; health checks and max lifetime still replace it.
+   */
+  readonly resident?: boolean | { readonly maxConcurrent?: number | undefined } | undefined
   /** Health check, quarantine and cascade settings. Without a check the resource is Unknown (served). */
   readonly health?: Health.Options<Instance> | undefined
   /** Whether a create error is worth retrying within the acquire timeout; defaults to always. */
@@ -260,7 +266,8 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
       },
       events: manager.events,
       healthTimeout: health.timeout,
-      maxEvictionFraction: health.maxEvictionFraction
+      maxEvictionFraction: health.maxEvictionFraction,
+      concurrency: residentConcurrency(definition.resident)
     }).pipe(Scope.provide(resourceScope))
     const monitor = yield* HealthMonitor.make<Instance>({
       key,
@@ -325,6 +332,9 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
     })
   )
 
+const residentConcurrency = (resident: boolean | { readonly maxConcurrent?: number | undefined } | undefined) =>
+  resident === undefined || resident === false ? 1 : resident === true ? 1024 : resident.maxConcurrent ?? 1024
+
 const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps extends ReadonlyArray<Any | string>>(
   definition: Definition<Key, Instance, Config, Encoded, E, R, Deps>,
   rawConfig: Encoded,
@@ -339,7 +349,17 @@ const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps e
     const config = yield* Schema.decodeUnknownEffect(definition.config)(rawConfig, { errors: "all" }).pipe(
       Effect.catch((error) => Effect.sync(() => violations.push(...fromSchemaError(error, rawConfig, "config."))))
     )
-    const poolInput = { ...definition.pool, ...options?.pool }
+    const poolInput = definition.resident === undefined || definition.resident === false
+      ? { ...definition.pool, ...options?.pool }
+      : { ...definition.pool, ...options?.pool, min: 1, max: 1 }
+    const resident = residentConcurrency(definition.resident)
+    if (!Number.isInteger(resident) || resident < 1) {
+      violations.push({
+        path: "resident.maxConcurrent",
+        constraint: "Expected an integer of at least 1",
+        actual: String(resident)
+      })
+    }
     const poolOptions = yield* PoolOptions.decode(key, poolInput).pipe(
       Effect.catch((error) => Effect.sync(() => violations.push(...error.violations)))
     )

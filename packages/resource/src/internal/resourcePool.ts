@@ -144,7 +144,7 @@ interface Entry<I> {
   idleSince: number
   leasedAt: number
   observed: boolean
-  probing: boolean
+  probes: number
   holdReported: boolean
   caller: CallerIds | undefined
   discarded: boolean
@@ -206,6 +206,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   readonly events: EventBus
   readonly healthTimeout: Duration.Duration
   readonly maxEvictionFraction: number
+  /** Leases one instance may serve at once: 1 for pooled resources, more for a resident (shared) one. */
+  readonly concurrency: number
 }) {
   const { config, events, key, lifecycle, options } = params
   const resourceScope = yield* Scope.Scope
@@ -217,6 +219,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const skipWindowMs = ms(options.validateSkipWindow)
   const maxLifetimeMs = ms(options.maxLifetime)
   const fifo = options.selection === "fifo"
+  const shared = params.concurrency > 1
   const { recycle, validate } = lifecycle
   const tenancyLabel = Tenancy.format(params.tenancy)
   const now = () => clock.currentTimeMillisUnsafe()
@@ -407,7 +410,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       idleSince: createdAt,
       leasedAt: -1,
       observed: false,
-      probing: false,
+      probes: 0,
       holdReported: false,
       caller: undefined,
       discarded: false,
@@ -430,6 +433,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     acquire: createInstance,
     min: options.min,
     max: options.max,
+    concurrency: params.concurrency,
     timeToLive: options.idleTimeout,
     timeToLiveStrategy: "usage"
   }).pipe(Scope.provide(yield* Scope.fork(resourceScope)))
@@ -442,14 +446,17 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const isExpired = (entry: Entry<I>, at: number) => at >= entry.expiresAt
 
   const needsValidation = (entry: Entry<I>, at: number) =>
-    validate !== undefined && at - entry.idleSince >= skipWindowMs
+    validate !== undefined && !shared && at - entry.idleSince >= skipWindowMs
 
-  const isLeased = (entry: Entry<I>) =>
-    entry.item !== undefined && entry.item.refCount > 0 && !entry.discarded && !entry.forced && !entry.probing
+  /** Leases callers hold on an instance (several on a shared instance), probes excluded. */
+  const leasesOf = (entry: Entry<I>) =>
+    entry.item === undefined || entry.discarded || entry.forced ? 0 : entry.item.refCount - entry.probes
+
+  const isLeased = (entry: Entry<I>) => leasesOf(entry) > 0
 
   const countInUse = () => {
     let n = 0
-    for (const entry of entries.values()) if (isLeased(entry)) n++
+    for (const entry of entries.values()) n += leasesOf(entry)
     return n
   }
 
@@ -460,10 +467,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const destroy = (entry: Entry<I>, reason: CleanupReason): Effect.Effect<void> => {
     entry.cleanupReason ??= reason
-    return Effect.andThen(
-      Effect.andThen(Scope.close(entry.scope, Exit.void), Pool.invalidate(pool, entry.instance)),
-      Effect.sync(wakeNext)
-    )
+    const close = entry.item !== undefined && entry.item.refCount > 1
+      ? Effect.void
+      : Scope.close(entry.scope, Exit.void)
+    return Effect.andThen(Effect.andThen(close, Pool.invalidate(pool, entry.instance)), Effect.sync(wakeNext))
   }
 
   const moveToBack = (item: Item<I>): void => {
@@ -496,14 +503,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const keepOrDestroy = (entry: Entry<I>, at: number): Effect.Effect<boolean> => {
     if (state._tag !== "Serving") return Effect.as(retire(entry, "shutdown"), false)
     if (isExpired(entry, at)) return Effect.as(destroy(entry, "expired"), false)
-    return recycle === undefined ? Effect.succeed(true) : keepAfterRecycle(entry)
+    return recycle === undefined || shared ? Effect.succeed(true) : keepAfterRecycle(entry)
   }
 
   const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
     if (entry.forced) return Effect.void
     if (entry.discarded) return entry.returnSlot
-    if (entry.probing) {
-      entry.probing = false
+    if (entry.probes > 0) {
+      entry.probes--
       return state._tag === "Serving"
         ? entry.afterKept
         : Effect.flatMap(keepOrDestroy(entry, now()), () => entry.afterKept)
@@ -528,7 +535,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
     entry.idleSince = at
-    const returned = recycle === undefined && state._tag === "Serving" && !isExpired(entry, at)
+    const returned = (recycle === undefined || shared) && state._tag === "Serving" && !isExpired(entry, at)
       ? waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
       : Effect.flatMap(
         keepOrDestroy(entry, at),
@@ -638,10 +645,17 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // ---------------------------------------------------------------------------
 
   const numbers = (): PoolNumbers => {
-    const inUse = countInUse()
     let size = 0
-    for (const entry of entries.values()) if (!entry.discarded && !entry.forced) size++
-    return { size, inUse, idle: size - inUse, waiters: waiters.size + pool.state.waiters.size, max: options.max }
+    let inUse = 0
+    let idle = 0
+    for (const entry of entries.values()) {
+      if (entry.discarded || entry.forced) continue
+      size++
+      const leases = leasesOf(entry)
+      inUse += leases
+      if (leases === 0) idle++
+    }
+    return { size, inUse, idle, waiters: waiters.size + pool.state.waiters.size, max: options.max }
   }
 
   const readyEntry = (at: number): Entry<I> | undefined => {
@@ -662,7 +676,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   let leases = 0
 
   const sampleHold = (): void => {
-    if ((++leases & 7) !== 0) return
+    if (shared || (++leases & 7) !== 0) return
     const head = pool.state.availableHead
     const entry = head !== undefined && head.exit._tag === "Success" ? entries.get(head.exit.value) : undefined
     if (entry !== undefined) entry.leasedAt = now()
@@ -671,7 +685,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /** Whether the next lease can be taken from the pool at once without validation. */
   const canTakeFast = (): boolean => {
     if (waiters.size !== 0) return false
-    if (validate === undefined) return headIsReady()
+    if (validate === undefined || shared) return headIsReady()
     const at = now()
     const entry = readyEntry(at)
     return entry !== undefined
@@ -948,7 +962,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       onFailure: (error) => Effect.succeed({ status: Health.unhealthy(error.message), entry: undefined }),
       onSuccess: (instance) => {
         const entry = entries.get(instance)
-        if (entry !== undefined) entry.probing = true
+        if (entry !== undefined) entry.probes++
         return Effect.map(timedCheck(check, instance), (status) => ({ status, entry }))
       }
     })
@@ -960,7 +974,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const failed = probes.filter((probe) => probe.status._tag === "Unhealthy" && probe.entry !== undefined)
       return Effect.forEach(failed.slice(0, cap), ({ entry }) =>
         Effect.suspend(() => {
-          entry!.probing = false
+          entry!.probes--
           entry!.discarded = true
           return destroy(entry!, "evicted")
         }), { discard: true })
@@ -1103,10 +1117,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     const outstanding = Array.from(entries.values()).filter(isLeased)
     return Effect.as(
       Effect.forEach(outstanding, (entry) => {
+        const leases = leasesOf(entry)
         entry.forced = true
-        return Effect.andThen(retire(entry, "shutdown"), entry.returnSlot)
+        return Effect.andThen(
+          retire(entry, "shutdown"),
+          Effect.replicateEffect(entry.returnSlot, leases, { discard: true })
+        )
       }, { discard: true }),
-      outstanding.length
+      outstanding.reduce((n, entry) => n + leasesOf(entry), 0)
     )
   })
 
