@@ -110,6 +110,33 @@ export const format = (self: Status): string => {
 export const equals = (a: Status, b: Status): boolean => format(a) === format(b)
 
 /**
+ * A quarantine as the operator sees it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface QuarantineView {
+  readonly reason: string
+  readonly since: number
+  readonly attempts: number
+  /** When the next recovery probe runs; undefined once permanently failed. */
+  readonly nextProbeAt: number | undefined
+  readonly permanent: boolean
+  readonly manual: boolean
+}
+
+/**
+ * A dependency whose failure degrades a resource, and how far away it is in the dependency graph.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DegradationCause {
+  readonly dependency: string
+  readonly depth: number
+}
+
+/**
  * One step of a health check, run against an instance.
  *
  * @category models

@@ -17,6 +17,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Caller } from "./Caller.ts"
+import type * as Health from "./Health.ts"
 import { findCycle, shutdownBatches } from "./internal/dependencyGraph.ts"
 import * as EventBus from "./internal/eventBus.ts"
 import type * as HealthMonitor from "./internal/healthMonitor.ts"
@@ -102,8 +103,8 @@ export interface HealthView {
   readonly lastTransitionAt: number | undefined
   /** The most recent transitions, oldest first (at most 20). */
   readonly transitions: ReadonlyArray<{ readonly from: string; readonly to: string; readonly at: number }>
-  /** Dependencies whose failure degrades this resource. */
-  readonly degradedBy: ReadonlyArray<string>
+  /** Dependencies whose failure degrades this resource, with their distance in the graph. */
+  readonly degradedBy: ReadonlyArray<Health.DegradationCause>
 }
 
 /**
@@ -121,7 +122,7 @@ export interface ResourceSnapshot {
   readonly stats: Stats
   readonly acquireWaitMs: Percentiles
   readonly health: HealthView
-  readonly quarantine: HealthMonitor.QuarantineView | undefined
+  readonly quarantine: Health.QuarantineView | undefined
 }
 
 /**

@@ -391,7 +391,8 @@ describe("Health", () => {
           [["b", "a", 1], ["c", "a", 2], ["d", "a", 3]]
         )
         const b = yield* snapshotOf("b")
-        assert.deepStrictEqual(b.health.degradedBy, ["a"])
+        assert.deepStrictEqual(b.health.degradedBy, [{ dependency: "a", depth: 1 }])
+        assert.deepStrictEqual((yield* snapshotOf("d")).health.degradedBy, [{ dependency: "a", depth: 3 }])
         yield* Effect.scoped(acquireFake("b"))
         broken.current = healthy
         yield* advance(1000)
@@ -416,11 +417,14 @@ describe("Health", () => {
         left.current = () => Effect.succeed(Health.unhealthy("down"))
         right.current = () => Effect.succeed(Health.unhealthy("down"))
         yield* advance(1000)
-        assert.deepStrictEqual((yield* snapshotOf("top")).health.degradedBy, ["left", "right"])
+        assert.deepStrictEqual((yield* snapshotOf("top")).health.degradedBy, [
+          { dependency: "left", depth: 1 },
+          { dependency: "right", depth: 1 }
+        ])
         left.current = healthy
         yield* advance(1000)
         const top = yield* snapshotOf("top")
-        assert.deepStrictEqual(top.health.degradedBy, ["right"])
+        assert.deepStrictEqual(top.health.degradedBy, [{ dependency: "right", depth: 1 }])
         assert.strictEqual(top.health.status, "Degraded")
         assert.strictEqual(top.health.reason, "dependency right unhealthy")
       }).pipe(Effect.provide(layer))

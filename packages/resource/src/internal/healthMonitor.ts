@@ -29,14 +29,7 @@ export interface Transition {
 }
 
 /** @internal */
-export interface QuarantineView {
-  readonly reason: string
-  readonly since: number
-  readonly attempts: number
-  readonly nextProbeAt: number | undefined
-  readonly permanent: boolean
-  readonly manual: boolean
-}
+export type QuarantineView = Health.QuarantineView
 
 /** @internal */
 export interface View {
@@ -44,7 +37,7 @@ export interface View {
   readonly consecutiveFailures: number
   readonly lastTransitionAt: number | undefined
   readonly transitions: ReadonlyArray<Transition>
-  readonly degradedBy: ReadonlyArray<string>
+  readonly degradedBy: ReadonlyArray<Health.DegradationCause>
   readonly quarantine: QuarantineView | undefined
 }
 
@@ -69,7 +62,13 @@ type Quarantine =
     attempts: number
     nextProbeAt: number | undefined
   }
-  | { readonly _tag: "PermanentlyFailed"; readonly reason: string; readonly since: number; readonly attempts: number }
+  | {
+    readonly _tag: "PermanentlyFailed"
+    readonly reason: string
+    readonly since: number
+    readonly attempts: number
+    readonly manual: boolean
+  }
 
 const maxTransitions = 20
 
@@ -271,7 +270,7 @@ export const make = Effect.fnUntraced(function*<I>(params: {
   const giveUp = Effect.suspend(() => {
     const q = quarantine
     if (q._tag !== "Quarantined") return Effect.void
-    quarantine = { _tag: "PermanentlyFailed", reason: q.reason, since: q.since, attempts: q.attempts }
+    quarantine = { _tag: "PermanentlyFailed", reason: q.reason, since: q.since, attempts: q.attempts, manual: q.manual }
     return Effect.andThen(
       publish((c) => ResourceEvent.PermanentlyFailed({ ...c, reason: q.reason, attempts: q.attempts })),
       Effect.andThen(access.log(Effect.logError("resource permanently failed; an operator must release it")), settle)
@@ -351,14 +350,14 @@ export const make = Effect.fnUntraced(function*<I>(params: {
       consecutiveFailures: consecutive,
       lastTransitionAt: transitions.at(-1)?.at,
       transitions: transitions.slice(),
-      degradedBy: Array.from(degradedBy.keys()),
+      degradedBy: Array.from(degradedBy, ([dependency, depth]) => ({ dependency, depth })),
       quarantine: quarantine._tag === "Active" ? undefined : {
         reason: quarantine.reason,
         since: quarantine.since,
         attempts: quarantine.attempts,
         nextProbeAt: quarantine._tag === "Quarantined" ? quarantine.nextProbeAt : undefined,
         permanent: quarantine._tag === "PermanentlyFailed",
-        manual: quarantine._tag === "Quarantined" ? quarantine.manual : false
+        manual: quarantine.manual
       }
     }),
     severe,

@@ -841,7 +841,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const failBlocked = (): Effect.Effect<never, AcquireError> => {
     const error = blocked!()
     errors.set(error.kind, (errors.get(error.kind) ?? 0) + 1)
-    return Effect.fail(error)
+    if (!events.listening()) return Effect.fail(error)
+    return Effect.andThen(
+      events.publish(
+        ResourceEvent.AcquireFailed({ ...common(), errorTag: error._tag, errorKind: error.kind, error: error.message })
+      ),
+      Effect.fail(error)
+    )
   }
 
   const stamp = (instance: I, caller: CallerIds): void => {
