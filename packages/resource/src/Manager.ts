@@ -270,13 +270,14 @@ export const make = (options?: {
     const shutdownKeys = (keys: ReadonlyArray<string>, remove: boolean) =>
       Effect.gen(function*() {
         const reports: Array<ResourceReport> = []
+        for (const key of keys) yield* registry.get(key)?.pool.stopIssuing ?? Effect.void
         for (const batch of shutdownBatches(keys, edges)) {
           const batchReports = yield* Effect.forEach(
             batch.flatMap((key) => {
               const registration = registry.get(key)
               return registration === undefined ? [] : [registration]
             }),
-            (registration) => registration.pool.shutdown,
+            (registration) => Effect.tap(registration.pool.shutdown, () => registration.monitor.stop),
             { concurrency: "unbounded" }
           )
           reports.push(...batchReports)

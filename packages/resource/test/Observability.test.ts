@@ -404,7 +404,7 @@ describe("Observability", () => {
       return Effect.gen(function*() {
         yield* Effect.scoped(acquireFake()).pipe(Effect.withSpan("action"))
         const create = spans.find((s) => s.name === "resource.create")!
-        assert.deepStrictEqual(ancestors(create), ["resource.acquire.wait", "resource.acquire", "action"])
+        assert.deepStrictEqual(ancestors(create), ["resource.acquire", "action"])
       }).pipe(
         Effect.provide(
           Fake.make(fake, { pool: { min: 0, max: 1 } }).layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))

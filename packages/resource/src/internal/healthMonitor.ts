@@ -50,6 +50,8 @@ export interface Monitor {
   readonly quarantine: (reason: string, manual: boolean) => Effect.Effect<boolean>
   readonly release: Effect.Effect<boolean>
   readonly setDependency: (dependency: string, depth: number, degraded: boolean) => Effect.Effect<void>
+  /** Stops checking and recovery, and clears the degradations this resource imposed on its dependents. */
+  readonly stop: Effect.Effect<void>
 }
 
 type Quarantine =
@@ -118,7 +120,9 @@ export const make = Effect.fnUntraced(function*<I>(params: {
         new ResourceQuarantined({
           key,
           reason: q.reason,
-          retryAfterMs: q.nextProbeAt === undefined ? undefined : Math.max(0, q.nextProbeAt - access.now()),
+          retryAfterMs: q.nextProbeAt === undefined
+            ? undefined
+            : Math.max(Duration.toMillis(settings.recoveryBase), q.nextProbeAt - access.now()),
           permanent: false
         })
       )
@@ -212,9 +216,9 @@ export const make = Effect.fnUntraced(function*<I>(params: {
     )
   })
 
-  if (check !== undefined) {
-    yield* Effect.forkIn(Effect.schedule(tick, Schedule.spaced(settings.interval)), scope)
-  }
+  const checking = check === undefined
+    ? undefined
+    : yield* Effect.forkIn(Effect.schedule(tick, Schedule.spaced(settings.interval)), scope)
 
   // ---------------------------------------------------------------------------
   // quarantine and recovery
@@ -342,6 +346,16 @@ export const make = Effect.fnUntraced(function*<I>(params: {
       )
     })
 
+  const stop: Effect.Effect<void> = Effect.suspend(() => {
+    const fibers: Array<Fiber.Fiber<unknown>> = []
+    if (checking !== undefined) fibers.push(checking)
+    if (recovery !== undefined) fibers.push(recovery)
+    const clear = wasSevere
+      ? Effect.andThen(Effect.sync(() => void (wasSevere = false)), params.onSeverity(false))
+      : Effect.void
+    return Effect.andThen(Effect.forEach(fibers, Fiber.interrupt, { discard: true }), clear)
+  })
+
   yield* Scope.addFinalizer(scope, Effect.sync(() => access.block(undefined)))
 
   const monitor: Monitor = {
@@ -364,7 +378,8 @@ export const make = Effect.fnUntraced(function*<I>(params: {
     cascadeDepth: settings.cascadeDepth,
     quarantine: quarantineWith,
     release,
-    setDependency
+    setDependency,
+    stop
   }
   return monitor
 })

@@ -130,6 +130,8 @@ export interface ResourcePool<I> {
   /** Whether leases are stamped with the caller's ids for the hold-deadline watchdog. */
   readonly watchesHolds: boolean
   readonly health: HealthAccess<I>
+  /** The first shutdown phase alone: new acquires fail at once, waiters fail, idle instances close. */
+  readonly stopIssuing: Effect.Effect<void>
   readonly shutdown: Effect.Effect<ResourceShutdown>
 }
 
@@ -225,6 +227,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const now = () => clock.currentTimeMillisUnsafe()
 
   let state: State = { _tag: "Serving" }
+  /** Set by the health monitor: acquires (and creates) fail fast with this error. */
+  let blocked: (() => AcquireError) | undefined
   const entries = new Map<I, Entry<I>>()
   const waiters = new Set<Waiter>()
   const hasWaiters = Latch.makeUnsafe(false)
@@ -366,27 +370,32 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return events.publish(ResourceEvent.CleanedUp({ ...common(), reason }))
     })
 
+  /** What `create` receives; every credential it resolves is remembered so errors can be redacted. */
+  const createContext = (secrets: Array<string>): CreateContext => ({
+    key,
+    credential: (id) =>
+      Effect.tap(
+        Effect.provideService(Credentials.resolve(id, key), Credentials.Credentials, credentials),
+        (value) => Effect.sync(() => secrets.push(Redacted.value(value)))
+      )
+  })
+
   /** The span of a traced acquire that is about to trigger a create: the create becomes its child. */
   let createParent: Tracer.AnySpan | undefined
 
   const createInstance = Effect.gen(function*() {
     const scope = (yield* Scope.Scope) as Scope.Closeable
     const secrets: Array<string> = []
-    const context: CreateContext = {
-      key,
-      credential: (id) =>
-        Effect.tap(
-          Effect.provideService(Credentials.resolve(id, key), Credentials.Credentials, credentials),
-          (value) => Effect.sync(() => secrets.push(Redacted.value(value)))
-        )
-    }
+    const context = createContext(secrets)
     let entry: Entry<I> | undefined
     yield* Scope.addFinalizer(scope, Effect.suspend(() => entry === undefined ? Effect.void : onDestroyed(entry)))
+    if (blocked !== undefined) return yield* Effect.fail(blocked())
     const full = noRoom()
     if (full !== undefined) return yield* Effect.fail(full)
     creating++
     const startedAt = now()
     const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
+      Effect.catchDefect((defect) => Effect.fail(defect)),
       Effect.mapError((error) => toCreateError(error, secrets)),
       Effect.ensuring(Effect.sync(() => creating--)),
       (create) => {
@@ -485,9 +494,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     s.availableTail = item
   }
 
+  const checkDrained = (): void => {
+    if (state._tag === "Draining" && countInUse() === 0) Deferred.doneUnsafe(state.drained, Exit.void)
+  }
+
   const afterReturn = (entry: Entry<I>, kept: boolean): void => {
     if (kept && fifo && entry.item !== undefined) moveToBack(entry.item)
-    if (state._tag === "Draining" && countInUse() === 0) Deferred.doneUnsafe(state.drained, Exit.void)
+    checkDrained()
     wakeNext()
   }
 
@@ -508,7 +521,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
     if (entry.forced) return Effect.void
-    if (entry.discarded) return entry.returnSlot
+    if (entry.discarded) return Effect.andThen(entry.returnSlot, Effect.sync(checkDrained))
     if (entry.probes > 0) {
       entry.probes--
       return state._tag === "Serving"
@@ -726,17 +739,25 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const discard = (
     entry: Entry<I>,
     attempt: Attempt,
-    reason: CleanupReason
+    reason: CleanupReason,
+    holder: Scope.Closeable
   ): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
       entry.discarded = true
-      return Effect.andThen(destroy(entry, reason), leaseThroughPool(attempt))
+      return Effect.andThen(
+        Effect.andThen(destroy(entry, reason), Scope.close(holder, Exit.void)),
+        leaseThroughPool(attempt)
+      )
     })
 
-  const checkBorrowed = (instance: I, attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> => {
+  const checkBorrowed = (
+    instance: I,
+    attempt: Attempt,
+    holder: Scope.Closeable
+  ): Effect.Effect<I, AcquireError, Scope.Scope> => {
     const entry = entries.get(instance)!
     const at = now()
-    if (isExpired(entry, at)) return discard(entry, attempt, "expired")
+    if (isExpired(entry, at)) return discard(entry, attempt, "expired", holder)
     if (!needsValidation(entry, at)) return Effect.succeed(instance)
     attempt.phase = "validate"
     const validated = validate!(instance, config).pipe(
@@ -745,7 +766,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     )
     return Effect.flatMap(
       spanned(attempt, "resource.acquire.validate", validated),
-      (valid) => valid ? Effect.succeed(instance) : discard(entry, attempt, "validation_failed")
+      (valid) => valid ? Effect.succeed(instance) : discard(entry, attempt, "validation_failed", holder)
     )
   }
 
@@ -758,21 +779,28 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return Effect.andThen(Effect.sleep(backoff(attempt.failures)), leaseThroughPool(attempt))
   }
 
+  /**
+   * Takes an instance through the pool, then validates it. The lease is held by a scope the attempt
+   * owns, handed to the caller's scope only by registering its close there first: a failed,
+   * discarded or interrupted attempt returns its lease at once.
+   */
   const leaseThroughPool = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       if (state._tag !== "Serving") return Effect.fail(closedError)
+      if (blocked !== undefined) return failBlocked()
       attempt.phase = "wait"
       purgeFailedSlots()
-      const get = attempt.traced
-        ? Effect.withFiber((fiber) => {
-          createParent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-          return Pool.get(pool)
+      if (attempt.traced) createParent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+      const caller = Context.getUnsafe(fiber.context, Scope.Scope)
+      const holder = Scope.makeUnsafe()
+      const get = Scope.provide(Pool.get(pool), holder)
+      return Effect.andThen(
+        Scope.addFinalizerExit(caller, (exit) => Scope.close(holder, exit)),
+        Effect.matchEffect(spanned(attempt, "resource.acquire.wait", get), {
+          onFailure: (error) => Effect.andThen(Scope.close(holder, Exit.void), onCreateError(error, attempt)),
+          onSuccess: (instance) => checkBorrowed(instance, attempt, holder)
         })
-        : Pool.get(pool)
-      return Effect.matchEffect(spanned(attempt, "resource.acquire.wait", get), {
-        onFailure: (error) => onCreateError(error, attempt),
-        onSuccess: (instance) => checkBorrowed(instance, attempt)
-      })
+      ).pipe(Effect.onInterrupt(() => Scope.close(holder, Exit.void)))
     })
 
   const onAcquired = (instance: I, attempt: Attempt): Effect.Effect<void> => {
@@ -821,6 +849,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const next = Effect.suspend(() => {
         leave(waiter!)
         if (state._tag !== "Serving") return Effect.fail(closedError)
+        if (blocked !== undefined) return failBlocked()
         purgeFailedSlots()
         if (readyEntry(now()) !== undefined) return takeReady
         return isFull() ? acquireAfterWait(attempt) : acquireThroughPool(attempt)
@@ -835,8 +864,6 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       )
       return startsExhaustion ? Effect.andThen(onExhausted(), waited) : waited
     })
-
-  let blocked: (() => AcquireError) | undefined
 
   const failBlocked = (): Effect.Effect<never, AcquireError> => {
     const error = blocked!()
@@ -986,22 +1013,26 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         }), { discard: true })
     })
 
+  /**
+   * Checks the instances that are idle right now, each under the check timeout. Only items the pool
+   * can hand out at once are taken, so a probe never queues behind callers; the probed ones are held
+   * until the sweep ends so each is checked once. With no instance at all, one is created to probe
+   * (a create failure is a failed check; a probe that only waited is no result).
+   */
   const probeIdle = (check: (instance: I) => Effect.Effect<Health.Status>) =>
     Effect.suspend(() => {
       if (state._tag !== "Serving") return Effect.succeed({ statuses: [], instances: 0 })
       purgeFailedSlots()
-      const idle = numbers().idle
-      if (idle === 0 && isFull()) return Effect.succeed({ statuses: [], instances: numbers().size })
-      const count = Math.max(1, idle)
+      const { idle, size } = numbers()
+      if (idle === 0) {
+        if (size > 0) return Effect.succeed({ statuses: [], instances: size })
+        return Effect.map(probeFresh(check), (status) => ({ statuses: [status], instances: 1 }))
+      }
       return Effect.scoped(
         Effect.gen(function*() {
-          const probes = yield* Effect.forEach(Array.from({ length: count }), () => probeOne(check)).pipe(
-            Effect.timeoutOrElse({
-              duration: Duration.sum(healthTimeout, options.createTimeout),
-              orElse: () => Effect.succeed([{ status: Health.unhealthy("health check timed out"), entry: undefined }])
-            })
-          )
-          const instances = Math.max(count, numbers().size)
+          const probes: Array<Probe> = []
+          for (let i = 0; i < idle && headIsReady(); i++) probes.push(yield* probeOne(check))
+          const instances = Math.max(probes.length, numbers().size)
           yield* evictFailed(probes, instances)
           return { statuses: probes.map((probe) => probe.status), instances }
         })
@@ -1009,18 +1040,19 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     })
 
   const probeFresh = (check: (instance: I) => Effect.Effect<Health.Status>): Effect.Effect<Health.Status> =>
-    Effect.scoped(
-      Effect.gen(function*() {
-        const context: CreateContext = {
-          key,
-          credential: (id) => Effect.provideService(Credentials.resolve(id, key), Credentials.Credentials, credentials)
-        }
-        const instance = yield* withCreateTimeout(lifecycle.create(config, context))
-        return yield* timedCheck(check, instance)
-      }).pipe(
-        Effect.catchCause((cause) => Effect.succeed(Health.unhealthy(`recovery probe failed: ${describeCause(cause)}`)))
+    Effect.suspend(() => {
+      const secrets: Array<string> = []
+      return Effect.scoped(
+        Effect.flatMap(
+          withCreateTimeout(lifecycle.create(config, createContext(secrets))),
+          (instance) => timedCheck(check, instance)
+        )
+      ).pipe(
+        Effect.catchCause((cause) =>
+          Effect.succeed(Health.unhealthy(`recovery probe failed: ${redact(describeCause(cause), secrets)}`))
+        )
       )
-    )
+    })
 
   const evictIdle = Effect.suspend(() => {
     const idle = Array.from(entries.values()).filter((entry) => entry.item !== undefined && entry.item.refCount === 0)
@@ -1104,10 +1136,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // shutdown: stop issuing, drain up to a deadline, force what is left, clean up, stop fibers
   // ---------------------------------------------------------------------------
 
-  const stopIssuing = Effect.suspend(() => {
-    if (state._tag !== "Serving") return Effect.void
+  const stopIssuing = Effect.sync(() => {
+    if (state._tag !== "Serving") return
     state = countInUse() === 0 ? { _tag: "Closed" } : { _tag: "Draining", drained: Deferred.makeUnsafe<void>() }
     failWaiters()
+  })
+
+  const retireIdle = Effect.suspend(() => {
     const idle = Array.from(entries.values()).filter((entry) => !isLeased(entry))
     return Effect.forEach(idle, (entry) => retire(entry, "shutdown"), { discard: true })
   })
@@ -1145,7 +1180,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (shutdownStarted) return Deferred.await(reported)
     shutdownStarted = true
     return Effect.gen(function*() {
-      yield* phase("stop", stopIssuing)
+      yield* phase("stop", Effect.andThen(stopIssuing, retireIdle))
       const drained = yield* phase("drain", drain)
       const outstanding = countInUse()
       const forced = yield* forceOutstanding
@@ -1184,6 +1219,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     isServing: () => state._tag === "Serving",
     watchesHolds: maxHoldMs !== undefined,
     health: healthAccess,
+    stopIssuing,
     shutdown
   }
   return self
