@@ -140,6 +140,22 @@ describe("Resource", () => {
     })
   })
 
+  it.effect("credentials embedded in a URL are redacted in violations", () => {
+    const Url = Resource.make({
+      key: "url",
+      config: Schema.Struct({ url: Schema.String.check(Schema.isPattern(/^postgres:/)) }),
+      create: () => Effect.succeed({})
+    })
+    return Effect.gen(function*() {
+      const error = failureOf<ResourceError.RegisterError>(
+        yield* Effect.exit(Layer.build(Url.layer({ url: "mysql://admin:s3cr3t@db:3306/app" })))
+      )
+      assert.strictEqual(error._tag, "InvalidConfig")
+      assert.notInclude(error.message, "s3cr3t")
+      assert.include(error.message, "mysql://<redacted>@db:3306/app")
+    }).pipe(Effect.provide(Manager.layer))
+  })
+
   describe("dependencies (FR-004)", () => {
     it.effect("a 3-level chain initialises dependencies first and shuts down dependents first", () => {
       const log: Array<string> = []

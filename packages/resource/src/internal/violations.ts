@@ -32,7 +32,10 @@ export const renderActual = (path: ReadonlyArray<PropertyKey>, value: unknown): 
     return "<redacted>"
   }
   if (value === undefined) return "undefined"
-  if (typeof value === "string") return JSON.stringify(value.length > 80 ? value.slice(0, 77) + "..." : value)
+  if (typeof value === "string") {
+    const safe = value.replace(/\/\/[^/@\s]*@/g, "//<redacted>@")
+    return JSON.stringify(safe.length > 80 ? safe.slice(0, 77) + "..." : safe)
+  }
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value)
   if (value === null) return "null"
   if (Array.isArray(value)) return `array(${value.length})`
