@@ -370,6 +370,28 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return events.publish(ResourceEvent.CleanedUp({ ...common(), reason }))
     })
 
+  /**
+   * Runs an instance's cleanup (the driver's finalizers) in its own fiber: its failures and defects
+   * are logged and ignored, and nobody waits for it longer than the cleanup timeout.
+   */
+  let cleanupOverran = false
+
+  const closeBounded = (instanceScope: Scope.Closeable): Effect.Effect<void> =>
+    Effect.flatMap(
+      Effect.forkDetach(
+        Scope.close(instanceScope, Exit.void).pipe(
+          Effect.catchCause((cause) => log(Effect.logWarning("resource cleanup failed", describeCause(cause))))
+        ),
+        { startImmediately: true }
+      ),
+      (fiber) =>
+        Effect.flatMap(Effect.timeoutOption(Fiber.await(fiber), options.cleanupTimeout), (done) =>
+          done._tag === "Some" ? Effect.void : Effect.suspend(() => {
+            cleanupOverran = true
+            return log(Effect.logWarning("resource cleanup exceeded the cleanup timeout"))
+          }))
+    )
+
   /** What `create` receives; every credential it resolves is remembered so errors can be redacted. */
   const createContext = (secrets: Array<string>): CreateContext => ({
     key,
@@ -394,7 +416,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (full !== undefined) return yield* Effect.fail(full)
     creating++
     const startedAt = now()
-    const instance = yield* withCreateTimeout(lifecycle.create(config, context)).pipe(
+    const instanceScope = Scope.makeUnsafe()
+    yield* Scope.addFinalizer(scope, closeBounded(instanceScope))
+    const instance = yield* withCreateTimeout(Scope.provide(lifecycle.create(config, context), instanceScope)).pipe(
       Effect.catchDefect((defect) => Effect.fail(defect)),
       Effect.mapError((error) => toCreateError(error, secrets)),
       Effect.ensuring(Effect.sync(() => creating--)),
@@ -471,15 +495,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const retire = (entry: Entry<I>, reason: CleanupReason): Effect.Effect<void> => {
     entry.cleanupReason ??= reason
-    return Scope.close(entry.scope, Exit.void)
+    return Effect.uninterruptible(Scope.close(entry.scope, Exit.void))
   }
 
+  /** Closes an instance (unless other leases still share it) and takes its slot out of the pool, as one step. */
   const destroy = (entry: Entry<I>, reason: CleanupReason): Effect.Effect<void> => {
     entry.cleanupReason ??= reason
     const close = entry.item !== undefined && entry.item.refCount > 1
       ? Effect.void
       : Scope.close(entry.scope, Exit.void)
-    return Effect.andThen(Effect.andThen(close, Pool.invalidate(pool, entry.instance)), Effect.sync(wakeNext))
+    return Effect.uninterruptible(
+      Effect.andThen(Effect.andThen(close, Pool.invalidate(pool, entry.instance)), Effect.sync(wakeNext))
+    )
   }
 
   const moveToBack = (item: Item<I>): void => {
@@ -1144,7 +1171,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const retireIdle = Effect.suspend(() => {
     const idle = Array.from(entries.values()).filter((entry) => !isLeased(entry))
-    return Effect.forEach(idle, (entry) => retire(entry, "shutdown"), { discard: true })
+    return Effect.forEach(idle, (entry) => retire(entry, "shutdown"), { discard: true, concurrency: "unbounded" })
   })
 
   const drain = Effect.suspend(() =>
@@ -1189,7 +1216,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         "terminate",
         Effect.andThen(Effect.forEach(background, Fiber.interrupt, { discard: true }), removeSeries)
       )
-      const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp }
+      const report: ResourceShutdown = { key, drained, outstanding, forced, cleanedUp: cleanedUp && !cleanupOverran }
       Deferred.doneUnsafe(reported, Exit.succeed(report))
       yield* log(Effect.logInfo("resource shut down", report))
       return report
