@@ -97,8 +97,8 @@ export const request = (client: Client, options: {
   const fail = (status: number | undefined, reason: string) =>
     new HttpError({ method, path: options.path, status, reason })
   return Effect.tryPromise({
-    try: async (signal) => {
-      const response = await fetch(new URL(options.path, client.baseUrl), {
+    try: (signal) =>
+      fetch(new URL(options.path, client.baseUrl), {
         method,
         headers: {
           ...client.headers,
@@ -108,13 +108,13 @@ export const request = (client: Client, options: {
         ...(options.body === undefined ? {} : { body: options.body }),
         dispatcher: client.agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(client.timeoutMs)])
-      })
-      return {
-        status: response.status,
-        headers: Object.fromEntries(response.headers.entries()),
-        body: await response.text()
-      }
-    },
+      }).then((response) =>
+        response.text().then((body) => ({
+          status: response.status,
+          headers: Object.fromEntries(response.headers.entries()),
+          body
+        }))
+      ),
     catch: (error) =>
       fail(undefined, error instanceof Error && error.name === "TimeoutError" ? "timed out" : describe(error))
   }).pipe(
