@@ -88,6 +88,8 @@ export interface Definition<
   readonly validate?: ((instance: Instance, config: Config) => Effect.Effect<boolean, unknown>) | undefined
   /** Resets state when an instance comes back; a failure destroys it. */
   readonly recycle?: ((instance: Instance, config: Config) => Effect.Effect<void, unknown>) | undefined
+  /** A synchronous hint that an instance came back dirty; when it returns false the return skips `recycle`. */
+  readonly needsRecycle?: ((instance: Instance) => boolean) | undefined
   /** Resources that must exist first: resource values become layer requirements, keys are only recorded. */
   readonly dependencies?: Deps | undefined
   /** Where the resource lives; defaults to Global. */
@@ -262,6 +264,7 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
         create: definition.create as ResourcePool.Lifecycle<Instance, Config>["create"],
         validate: definition.validate,
         recycle: definition.recycle,
+        needsRecycle: definition.needsRecycle,
         isRetryable: (definition.isRetryable ?? (() => true)) as (error: unknown) => boolean
       },
       events: manager.events,

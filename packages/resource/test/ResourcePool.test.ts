@@ -228,6 +228,23 @@ describe("ResourcePool", () => {
         assert.deepStrictEqual(fake.destroyedIds, [1])
       }).pipe(provideFake(fake, { min: 0, max: 2 }, { withRecycle: true }))
     })
+
+    it.effect("needsRecycle returning false skips recycle; a dirty instance is recycled", () => {
+      const fake = new Fake.Fake()
+      return Effect.gen(function*() {
+        const a = yield* Effect.scoped(acquire)
+        assert.strictEqual(a.recycled, 0)
+        const b = yield* Effect.scoped(Effect.tap(acquire, (instance) => Effect.sync(() => instance.uses = 99)))
+        assert.strictEqual(b, a)
+        assert.strictEqual(b.recycled, 1)
+        assert.strictEqual(fake.recycleCalls, 1)
+      }).pipe(
+        provideFake(fake, { min: 0, max: 2 }, {
+          withRecycle: true,
+          needsRecycle: (instance: Fake.FakeInstance) => instance.uses === 99
+        })
+      )
+    })
   })
 
   describe("selection", () => {

@@ -46,6 +46,7 @@ export interface Lifecycle<Instance, Config> {
   readonly create: (config: Config, context: CreateContext) => Effect.Effect<Instance, unknown, Scope.Scope>
   readonly validate: ((instance: Instance, config: Config) => Effect.Effect<boolean, unknown>) | undefined
   readonly recycle: ((instance: Instance, config: Config) => Effect.Effect<void, unknown>) | undefined
+  readonly needsRecycle?: ((instance: Instance) => boolean) | undefined
   readonly isRetryable: (error: unknown) => boolean
 }
 
@@ -222,7 +223,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const maxLifetimeMs = ms(options.maxLifetime)
   const fifo = options.selection === "fifo"
   const shared = params.concurrency > 1
-  const { recycle, validate } = lifecycle
+  const { needsRecycle, recycle, validate } = lifecycle
+  const skipsRecycle = (instance: I): boolean =>
+    recycle === undefined || shared || (needsRecycle !== undefined && !needsRecycle(instance))
   const tenancyLabel = Tenancy.format(params.tenancy)
   const now = () => clock.currentTimeMillisUnsafe()
 
@@ -543,7 +546,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const keepOrDestroy = (entry: Entry<I>, at: number): Effect.Effect<boolean> => {
     if (state._tag !== "Serving") return Effect.as(retire(entry, "shutdown"), false)
     if (isExpired(entry, at)) return Effect.as(destroy(entry, "expired"), false)
-    return recycle === undefined || shared ? Effect.succeed(true) : keepAfterRecycle(entry)
+    return skipsRecycle(entry.instance) ? Effect.succeed(true) : keepAfterRecycle(entry)
   }
 
   const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
@@ -575,7 +578,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
     entry.idleSince = at
-    const returned = (recycle === undefined || shared) && state._tag === "Serving" && !isExpired(entry, at)
+    const returned = skipsRecycle(entry.instance) && state._tag === "Serving" && !isExpired(entry, at)
       ? waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
       : Effect.flatMap(
         keepOrDestroy(entry, at),

@@ -78,6 +78,7 @@ export const make = (fake: Fake, options: {
   readonly pool?: Resource.Definition<any, any, any, any, any, any, any>["pool"]
   readonly withValidate?: boolean
   readonly withRecycle?: boolean
+  readonly needsRecycle?: (instance: FakeInstance) => boolean
   readonly dependencies?: ReadonlyArray<Resource.Any | string>
   readonly tenancy?: Resource.Definition<any, any, any, any, any, any, any>["tenancy"]
   readonly isRetryable?: (error: unknown) => boolean
@@ -135,5 +136,6 @@ export const make = (fake: Fake, options: {
           instance.recycled++
           return tracked(fake, "recycling", run(fake.next(fake.recycle, ++fake.recycleCalls, ok)))
         })
-      : undefined
+      : undefined,
+    needsRecycle: options.needsRecycle
   })

@@ -1,0 +1,253 @@
+/**
+ * A PostgreSQL resource on node-postgres: each pooled instance is one `pg.Client` connection. The
+ * config is a `Schema` (a `url`, or `host`/`port`/`database`/`user`); the password is never in it,
+ * but resolved by credential id when a connection is created. Borrowing checks the connection's
+ * state without a round trip, returning rolls back an open transaction and resets a session that a
+ * statement changed, and a connection-level error marks the connection broken so that it is destroyed
+ * when its lease ends.
+ *
+ * **Example** (A database resource)
+ *
+ * ```ts
+ * import { Manager } from "@nebula/resource"
+ * import { PgResource } from "@nebula/resource-pg"
+ * import { Effect, Layer } from "effect"
+ *
+ * const Db = PgResource.make("db")
+ * const layer = Db.layer({ url: "postgres://app@127.0.0.1:5432/app" }).pipe(Layer.provideMerge(Manager.layer))
+ * const rows = Db.use(PgResource.query<{ readonly n: number }>("select 1 as n")).pipe(Effect.provide(layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Health from "@nebula/resource/Health"
+import type * as PoolOptions from "@nebula/resource/PoolOptions"
+import * as Resource from "@nebula/resource/Resource"
+import type { MissingCredential } from "@nebula/resource/ResourceError"
+import type * as Tenancy from "@nebula/resource/Tenancy"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import { hasProperty } from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { Client, ClientConfig } from "pg"
+import { parseIntoClientConfig } from "pg-connection-string"
+import * as internal from "./internal/pgConnection.ts"
+import type { PgError } from "./PgError.ts"
+
+export type { PgError } from "./PgError.ts"
+
+/**
+ * A leased connection: the `pg.Client`, its backend process id, and whether it is broken. Run
+ * statements with `PgResource.query`; a statement run on `client` directly bypasses the session
+ * tracking, so reset what it changes before the lease ends.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PgConnection {
+  readonly [internal.TypeId]: typeof internal.TypeId
+  readonly client: Client
+  readonly pid: number
+  readonly broken: boolean
+}
+
+/**
+ * Whether a value is a `PgConnection`.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isPgConnection = (u: unknown): u is PgConnection => hasProperty(u, internal.TypeId)
+
+// -----------------------------------------------------------------------------
+// config
+// -----------------------------------------------------------------------------
+
+const DurationInput = Schema.Union([Schema.Duration, Schema.DurationFromMillis, Schema.DurationFromString])
+
+const common = {
+  /** The `application_name` of every connection. @default "nebula-resource" */
+  applicationName: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("nebula-resource"))),
+  /** The session's `statement_timeout`; the server's default when absent. */
+  statementTimeout: Schema.optionalKey(DurationInput),
+  /** The id of the credential that holds the password, resolved when a connection is created. */
+  passwordCredential: Schema.optionalKey(Schema.NonEmptyString)
+}
+
+const withoutPassword = Schema.makeFilter<string>((url) => {
+  if (!URL.canParse(url)) return "Expected a postgres:// URL"
+  const parsed = new URL(url)
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") return "Expected a postgres:// URL"
+  return parsed.password === "" || "Expected no password in the URL (use passwordCredential)"
+})
+
+/**
+ * The config: a connection `url` (without a password), or `host` (default `"127.0.0.1"`), `port`
+ * (default 5432), `database` and `user`; plus `applicationName`, `statementTimeout` and
+ * `passwordCredential`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Config = Schema.Union([
+  Schema.Struct({ url: Schema.String.check(withoutPassword), ...common }),
+  Schema.Struct({
+    host: Schema.NonEmptyString.pipe(Schema.withDecodingDefaultKey(Effect.succeed("127.0.0.1"))),
+    port: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })).pipe(
+      Schema.withDecodingDefaultKey(Effect.succeed(5432))
+    ),
+    database: Schema.NonEmptyString,
+    user: Schema.NonEmptyString,
+    ...common
+  })
+])
+
+/**
+ * The decoded config.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Config = typeof Config.Type
+
+/**
+ * The config as a user writes it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ConfigInput = typeof Config.Encoded
+
+/**
+ * The `pg.Client` config of a decoded config and an optional password.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const clientConfig = (config: Config, password: Redacted.Redacted<string> | undefined): ClientConfig => ({
+  ...("url" in config
+    ? parseIntoClientConfig(config.url)
+    : { host: config.host, port: config.port, database: config.database, user: config.user }),
+  ...(password === undefined ? {} : { password: Redacted.value(password) }),
+  ...(config.statementTimeout === undefined ? {} : { statement_timeout: Duration.toMillis(config.statementTimeout) }),
+  application_name: config.applicationName,
+  keepAlive: true
+})
+
+// -----------------------------------------------------------------------------
+// the resource
+// -----------------------------------------------------------------------------
+
+/**
+ * A PostgreSQL resource declared under a key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type PgResource<Key extends string> = Resource.Resource<
+  Key,
+  PgConnection,
+  Config,
+  ConfigInput,
+  PgError | MissingCredential,
+  never,
+  readonly []
+>
+
+/**
+ * What `make` lets a user override; pool options and health settings are merged over the driver's.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MakeOptions {
+  readonly pool?: PoolOptions.Input | undefined
+  readonly health?: Health.Options<PgConnection> | undefined
+  readonly tenancy?: Tenancy.Tenancy | undefined
+}
+
+/**
+ * The driver's pool defaults: a connect slower than 10 seconds is a create timeout.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultPool: PoolOptions.Input = { createTimeout: "10 seconds" }
+
+const ping = (connection: PgConnection) => query(connection, "SELECT 1")
+
+/**
+ * Declares a PostgreSQL resource: `Db.layer(config)` registers it, `Db.use(f)` leases a connection.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <const Key extends string>(key: Key, options?: MakeOptions): PgResource<Key> =>
+  Resource.make<Key, PgConnection, Config, ConfigInput, PgError | MissingCredential, never, readonly []>({
+    key,
+    config: Config,
+    tenancy: options?.tenancy,
+    pool: { ...defaultPool, ...options?.pool },
+    create: (config, context) =>
+      Effect.flatMap(
+        config.passwordCredential === undefined ? Effect.undefined : context.credential(config.passwordCredential),
+        (password): Effect.Effect<PgConnection, PgError, Scope.Scope> =>
+          Effect.acquireRelease(internal.connect(clientConfig(config, password)), internal.close, {
+            interruptible: true
+          })
+      ),
+    validate: (connection) => Effect.sync(() => internal.isAlive(connection as internal.Connection)),
+    recycle: (connection) => internal.recycle(connection as internal.Connection),
+    needsRecycle: (connection) => internal.needsRecycle(connection as internal.Connection),
+    health: {
+      check: Health.pipeline([
+        Health.connectivity(ping),
+        Health.latency({ warn: "250 millis", fail: "2 seconds" }, ping)
+      ]),
+      ...options?.health
+    },
+    isRetryable: (error) => error._tag === "PgError" && error.retryable
+  })
+
+// -----------------------------------------------------------------------------
+// queries
+// -----------------------------------------------------------------------------
+
+/**
+ * Runs a statement on a leased connection and returns its rows (the last statement's, for a text
+ * with several). Parameters are `$1`, `$2`, ... A connection-level failure marks the connection
+ * broken; an interrupted statement does too, since the connection is then in an unknown state.
+ *
+ * @category queries
+ * @since 0.1.0
+ */
+export const query: {
+  <Row = Record<string, unknown>>(
+    sql: string,
+    params?: ReadonlyArray<unknown>
+  ): (connection: PgConnection) => Effect.Effect<ReadonlyArray<Row>, PgError>
+  <Row = Record<string, unknown>>(
+    connection: PgConnection,
+    sql: string,
+    params?: ReadonlyArray<unknown>
+  ): Effect.Effect<ReadonlyArray<Row>, PgError>
+} = dual(
+  (args) => isPgConnection(args[0]),
+  <Row>(connection: PgConnection, sql: string, params?: ReadonlyArray<unknown>) =>
+    internal.query<Row>(connection as internal.Connection, sql, params)
+)
+
+/**
+ * Marks a connection broken, so that it is destroyed (and replaced) when its lease ends. Use it after
+ * changing the session through `client` directly in a way a reset does not undo.
+ *
+ * @category queries
+ * @since 0.1.0
+ */
+export const invalidate = (connection: PgConnection): Effect.Effect<void> =>
+  Effect.sync(() => {
+    ;(connection as internal.Connection).broken = true
+  })

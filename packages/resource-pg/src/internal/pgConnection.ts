@@ -1,0 +1,172 @@
+import * as Effect from "effect/Effect"
+import { Client, type ClientConfig, Connection as WireConnection } from "pg"
+import { fromUnknown, PgError } from "../PgError.ts"
+
+/** @internal */
+export const TypeId = "~@nebula/resource-pg/PgConnection"
+
+/** @internal */
+export class Connection {
+  readonly [TypeId] = TypeId
+  broken = false
+  dirty = false
+  running = false
+  readonly client: Client
+  readonly onInterrupt: Effect.Effect<void>
+  constructor(client: Client) {
+    this.client = client
+    this.onInterrupt = Effect.sync(() => {
+      if (this.running) this.broken = true
+    })
+  }
+  get pid(): number {
+    return (this.client as unknown as { readonly processID: number }).processID
+  }
+}
+
+const brokenError = new PgError({ code: undefined, reason: "Connection is broken", connection: true })
+
+// -----------------------------------------------------------------------------
+// connect and close
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const connect = (config: ClientConfig): Effect.Effect<Connection, PgError> =>
+  Effect.callback<Connection, PgError>((resume) => {
+    const client = new Client(config)
+    const connection = new Connection(client)
+    const markBroken = () => {
+      connection.broken = true
+    }
+    client.on("error", markBroken)
+    client.on("end", markBroken)
+    client.connect((error: Error | null) => {
+      if (error === null) return resume(Effect.succeed(connection))
+      client.connection.stream.destroy()
+      resume(Effect.fail(fromUnknown(error)))
+    })
+    return Effect.sync(() => client.connection.stream.destroy())
+  })
+
+/**
+ * Asks the server to cancel the statement a connection is running, over a separate connection (the
+ * protocol's CancelRequest), so that an interrupted statement stops holding locks and CPU.
+ */
+const cancelRunning = (connection: Connection): void => {
+  const client = connection.client as unknown as {
+    readonly host: string
+    readonly port: number
+    readonly processID: number | null
+    readonly secretKey: number | null
+  }
+  if (client.processID === null || client.secretKey === null) return
+  const wire = new WireConnection() as unknown as {
+    connect: (port: number | string, host?: string) => void
+    cancel: (processID: number, secretKey: number) => void
+    end: () => void
+    on: (event: string, listener: () => void) => void
+  } & WireConnection
+  wire.on("error", () => {})
+  wire.on("connect", () => {
+    wire.cancel(client.processID!, client.secretKey!)
+    wire.end()
+  })
+  if (client.host.startsWith("/")) wire.connect(`${client.host}/.s.PGSQL.${client.port}`)
+  else wire.connect(client.port, client.host)
+}
+
+/** @internal */
+export const close = (connection: Connection): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (connection.running && !connection.client.connection.stream.destroyed) cancelRunning(connection)
+    connection.broken = true
+    const stream = connection.client.connection.stream
+    const timer = setTimeout(() => stream.destroy(), 1000)
+    connection.client.end(() => {
+      clearTimeout(timer)
+      resume(Effect.void)
+    })
+  })
+
+/** @internal */
+export const isAlive = (connection: Connection): boolean => {
+  const stream = connection.client.connection.stream
+  return !connection.broken && !stream.destroyed && stream.writable
+}
+
+// -----------------------------------------------------------------------------
+// queries
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const run = <Row>(
+  connection: Connection,
+  text: string,
+  params: ReadonlyArray<unknown> | undefined
+): Effect.Effect<ReadonlyArray<Row>, PgError> =>
+  Effect.callback<ReadonlyArray<Row>, PgError>((resume) => {
+    if (connection.broken) return resume(Effect.fail(brokenError))
+    connection.running = true
+    connection.client.query(text, params as Array<unknown>, (error: Error | undefined, result) => {
+      connection.running = false
+      if (error) {
+        const failure = fromUnknown(error)
+        if (failure.connection) connection.broken = true
+        return resume(Effect.fail(failure))
+      }
+      const last = Array.isArray(result) ? result[result.length - 1] : result
+      resume(Effect.succeed(last?.rows ?? []))
+    })
+    return connection.onInterrupt
+  })
+
+const plainStatement =
+  /^\s*(select|insert|update|delete|merge|with|values|table|begin|start|commit|end|rollback|abort|savepoint|release|show|explain|copy|lock|fetch|move|close)\b/i
+const sessionChange = /set_config|advisory_lock|;\s*\S/i
+
+/** Whether a statement may leave session state behind (a setting, a temp table, a lock...). @internal */
+export const changesSession = (text: string): boolean => !plainStatement.test(text) || sessionChange.test(text)
+
+/** @internal */
+export const query = <Row>(
+  connection: Connection,
+  text: string,
+  params: ReadonlyArray<unknown> | undefined
+): Effect.Effect<ReadonlyArray<Row>, PgError> => {
+  if (!connection.dirty && changesSession(text)) connection.dirty = true
+  return run<Row>(connection, text, params)
+}
+
+// -----------------------------------------------------------------------------
+// recycle
+// -----------------------------------------------------------------------------
+
+/** `DISCARD ALL` without `DEALLOCATE ALL`, which would break the client's prepared statements. @internal */
+export const resetSession = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; " +
+  "SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
+
+/** Whether a returned connection needs `recycle`: broken, busy, in a transaction or session-dirty. @internal */
+export const needsRecycle = (connection: Connection): boolean => {
+  if (connection.dirty || connection.running || !isAlive(connection)) return true
+  const status = connection.client.getTransactionStatus()
+  return status === "T" || status === "E"
+}
+
+/**
+ * Rolls back an open transaction and resets a session that a statement may have changed; costs no
+ * round trip for a clean, idle connection. Fails on a broken connection, so that it is destroyed.
+ *
+ * @internal
+ */
+export const recycle = (connection: Connection): Effect.Effect<void, PgError> =>
+  Effect.suspend(() => {
+    if (!isAlive(connection) || connection.running) return Effect.fail(brokenError)
+    const status = connection.client.getTransactionStatus()
+    const inTransaction = status === "T" || status === "E"
+    if (!inTransaction && !connection.dirty) return Effect.void
+    const text = inTransaction ? (connection.dirty ? `ROLLBACK; ${resetSession}` : "ROLLBACK") : resetSession
+    return Effect.flatMap(run(connection, text, undefined), () => {
+      connection.dirty = false
+      return connection.client.getTransactionStatus() === "I" ? Effect.void : Effect.fail(brokenError)
+    })
+  })
