@@ -201,7 +201,7 @@ describe.skipIf(unreachable !== undefined)("engine on PostgreSQL", () => {
       const stats = yield* Manager.stats("db")
       assert.strictEqual(stats.inUse, 0)
       const answer = yield* Effect.scoped(
-        Effect.flatMap(Manager.acquire("db"), (c) => PgResource.query<{ n: number }>(c, "select 7::int as n"))
+        Effect.flatMap(Db.acquire, (c) => PgResource.query<{ n: number }>(c, "select 7::int as n"))
       )
       assert.deepStrictEqual(answer, [{ n: 7 }])
     }).pipe(Effect.provide(globalLayer(app)))
