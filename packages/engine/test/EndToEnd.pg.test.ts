@@ -83,6 +83,13 @@ const live = <A, E>(name: string, body: () => Effect.Effect<A, E, Scope.Scope>):
     () => Effect.provideService(body(), References.MinimumLogLevel, process.env.TEST_LOGS ? "Debug" : "None")
   )
 
+declare module "@nebula/resource/Manager" {
+  interface Registry {
+    readonly db: PgResource.PgConnection
+    readonly "scratch-db": PgResource.PgConnection
+  }
+}
+
 const Db = PgResource.make("db")
 
 const globalLayer = (app: string) =>
