@@ -15,3 +15,10 @@ export * as PgError from "./PgError.ts"
  * @since 0.1.0
  */
 export * as PgResource from "./PgResource.ts"
+
+/**
+ * Effect's own SQL client (`effect/sql`) backed by a managed PostgreSQL resource.
+ *
+ * @since 0.1.0
+ */
+export * as PgSqlClient from "./PgSqlClient.ts"

@@ -1,0 +1,122 @@
+/**
+ * `effect/sql` on the managed pool, against the real PostgreSQL (`PG_URL`). Skipped with a warning
+ * without a server, unless `REQUIRE_SERVICES` is set.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Credentials, Manager } from "@nebula/resource"
+import { Effect, Exit, Layer, References } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as SqlError from "effect/sql/SqlError"
+import pg from "pg"
+import { afterAll } from "vitest"
+import * as PgResource from "../src/PgResource.ts"
+import * as PgSqlClient from "../src/PgSqlClient.ts"
+
+const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+
+const probe = (): Promise<string | undefined> => {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
+  client.on("error", () => {})
+  return client.connect().then(() => client.query("select 1")).then(
+    () => client.end().then(() => undefined),
+    (error: unknown) => {
+      client.end().catch(() => {})
+      return error instanceof Error ? error.message || "connection failed" : String(error)
+    }
+  )
+}
+
+const unreachable = await probe()
+if (unreachable !== undefined) {
+  if (process.env.REQUIRE_SERVICES) {
+    throw new Error(`PostgreSQL is unreachable (${unreachable}) and REQUIRE_SERVICES is set`)
+  }
+  console.warn(`\n⚠⚠⚠ SKIPPING PgSqlClient tests: PostgreSQL is unreachable (${unreachable}).\n`)
+}
+
+const admin = unreachable === undefined ? new pg.Pool({ connectionString: PG_URL, max: 1 }) : undefined
+afterAll(() => admin?.end())
+
+const countOf = (app: string) =>
+  Effect.promise(() =>
+    admin!.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = $1", [app])
+  ).pipe(Effect.map((result) => result.rows[0]!.n))
+
+const suffix = () => `${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+const Db = PgResource.make("db")
+
+const layerFor = (app: string, pool: PgResource.MakeOptions["pool"] = {}) => {
+  const resource = Db.layer({ url: PG_URL, applicationName: app }, { pool }).pipe(
+    Layer.provideMerge(Manager.layer),
+    Layer.provide(Credentials.layer(Credentials.empty))
+  )
+  return PgSqlClient.layer(Db).pipe(Layer.provideMerge(resource))
+}
+
+const reasonOf = <A>(exit: Exit.Exit<A, unknown>) => {
+  const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+  const failure = error?._tag === "Fail" ? error.error : undefined
+  return SqlError.isSqlError(failure) ? failure.reason : undefined
+}
+
+describe.skipIf(unreachable !== undefined)("PgSqlClient (PostgreSQL)", () => {
+  it.live("statements, inserts, transactions and classified errors run on the managed pool", () => {
+    const app = `nebula-sql-${suffix()}`
+    const table = `nebula_sql_${suffix()}`
+    return Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      assert.deepStrictEqual(yield* sql<{ n: number }>`select ${41}::int + 1 as n`, [{ n: 42 }])
+      yield* sql`create table ${sql(table)} (id int primary key, name text not null)`
+      yield* Effect.addFinalizer(() => Effect.orDie(sql`drop table if exists ${sql(table)}`))
+      yield* sql`insert into ${sql(table)} ${sql.insert([{ id: 1, name: "ada" }, { id: 2, name: "grace" }])}`
+      const duplicate = yield* Effect.exit(sql`insert into ${sql(table)} ${sql.insert({ id: 1, name: "again" })}`)
+      const unique = reasonOf(duplicate)
+      assert.strictEqual(unique?._tag, "UniqueViolation")
+      assert.strictEqual((unique as SqlError.UniqueViolation).constraint, `${table}_pkey`)
+      assert.strictEqual(reasonOf(yield* Effect.exit(sql`selec 1`))?._tag, "SqlSyntaxError")
+
+      const failed = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
+        const [first] = yield* sql<{ pid: number }>`select pg_backend_pid() as pid`
+        yield* sql`insert into ${sql(table)} ${sql.insert({ id: 3, name: "linus" })}`
+        const [second] = yield* sql<{ pid: number }>`select pg_backend_pid() as pid`
+        assert.strictEqual(first!.pid, second!.pid)
+        return yield* Effect.fail("abort")
+      })))
+      assert.isTrue(Exit.isFailure(failed))
+      yield* sql.withTransaction(sql`update ${sql(table)} set name = ${"Ada"} where id = ${1}`)
+      const rows = yield* sql<{ id: number; name: string }>`select id, name from ${sql(table)} order by id`
+      assert.deepStrictEqual(rows, [{ id: 1, name: "Ada" }, { id: 2, name: "grace" }])
+      const stats = yield* Manager.stats("db")
+      assert.strictEqual(stats.inUse, 0)
+      assert.isAtMost(stats.size, 2)
+      assert.isAtLeast(stats.acquisitions, 8)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(layerFor(app, { max: 2 })),
+      Effect.andThen(Effect.gen(function*() {
+        let open = yield* countOf(app)
+        for (let i = 0; i < 100 && open > 0; i++) {
+          yield* Effect.sleep(30)
+          open = yield* countOf(app)
+        }
+        assert.strictEqual(open, 0)
+      })),
+      Effect.provideService(References.MinimumLogLevel, "None")
+    )
+  })
+
+  it.live("an acquire the pool cannot serve is a SqlError with a ConnectionError reason", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const exit = yield* Effect.scoped(
+        Effect.andThen(Db.acquire, Effect.exit(sql`select 1`))
+      )
+      const reason = reasonOf(exit)
+      assert.strictEqual(reason?._tag, "ConnectionError")
+      assert.strictEqual((reason?.cause as { _tag: string })._tag, "AcquireTimeout")
+      assert.deepStrictEqual(yield* sql<{ n: number }>`select 1::int as n`, [{ n: 1 }])
+    }).pipe(
+      Effect.provide(layerFor(`nebula-sql-${suffix()}`, { max: 1, acquireTimeout: "200 millis" })),
+      Effect.provideService(References.MinimumLogLevel, "None")
+    ))
+})
