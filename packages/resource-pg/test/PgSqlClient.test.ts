@@ -113,7 +113,7 @@ describe.skipIf(unreachable !== undefined)("PgSqlClient (PostgreSQL)", () => {
       )
       const reason = reasonOf(exit)
       assert.strictEqual(reason?._tag, "ConnectionError")
-      assert.strictEqual((reason?.cause as { _tag: string })._tag, "AcquireTimeout")
+      assert.strictEqual((reason!.cause as { _tag: string })._tag, "AcquireTimeout")
       assert.deepStrictEqual(yield* sql<{ n: number }>`select 1::int as n`, [{ n: 1 }])
     }).pipe(
       Effect.provide(layerFor(`nebula-sql-${suffix()}`, { max: 1, acquireTimeout: "200 millis" })),
