@@ -27,7 +27,6 @@ import type { MissingCredential } from "@nebula/resource/ResourceError"
 import type * as Tenancy from "@nebula/resource/Tenancy"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { dual } from "effect/Function"
 import { hasProperty } from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -234,11 +233,10 @@ export const query: {
     sql: string,
     params?: ReadonlyArray<unknown>
   ): Effect.Effect<ReadonlyArray<Row>, PgError>
-} = dual(
-  (args) => isPgConnection(args[0]),
-  <Row>(connection: PgConnection, sql: string, params?: ReadonlyArray<unknown>) =>
-    internal.query<Row>(connection as internal.Connection, sql, params)
-)
+} = (...args: Array<any>): any =>
+  isPgConnection(args[0])
+    ? internal.query(args[0] as internal.Connection, args[1], args[2])
+    : internal.prepare(args[0], args[1])
 
 /**
  * Marks a connection broken, so that it is destroyed (and replaced) when its lease ends. Use it after
