@@ -8,7 +8,7 @@
  */
 import { Manager } from "@nebula/resource"
 import { createClient } from "@redis/client"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime, References } from "effect"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -71,7 +71,10 @@ const manager = async (): Promise<Impl> => {
   const runtime = ManagedRuntime.make(
     Cache.layer({ url: REDIS_URL, clientName: "nebula-bench-manager" }, {
       pool: { min: CONNECTIONS, max: CONNECTIONS }
-    }).pipe(Layer.provideMerge(Manager.layer))
+    }).pipe(
+      Layer.provideMerge(Manager.layer),
+      Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error"))
+    )
   )
   const ping = Cache.use((connection) => RedisResource.command(connection, (client) => client.ping()))
   const caller = (index: number, perCaller: number, samples: Float64Array) =>
