@@ -128,7 +128,11 @@ describe.skipIf(unreachable !== undefined)("engine on PostgreSQL", () => {
             run: Effect.scoped(
               Effect.flatMap(
                 Manager.acquire("db"),
-                (c) => PgResource.query<{ pid: number }>(c, "begin; select pg_backend_pid() as pid")
+                (c) =>
+                  Effect.andThen(
+                    PgResource.query(c, "begin"),
+                    PgResource.query<{ pid: number }>(c, "select pg_backend_pid() as pid")
+                  )
               )
             )
           },

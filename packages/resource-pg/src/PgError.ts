@@ -17,6 +17,7 @@ import { hasProperty } from "effect/Predicate"
  * - `reason`: the server's or the socket's message.
  * - `connection`: the connection is unusable (SQLSTATE class 08, 57P01–57P03, socket errors,
  *   "Connection terminated"): the instance is evicted.
+ * - `constraint`: the violated constraint, for an integrity error.
  *
  * @category errors
  * @since 0.1.0
@@ -25,6 +26,7 @@ export class PgError extends Data.TaggedError("PgError")<{
   readonly code: string | undefined
   readonly reason: string
   readonly connection: boolean
+  readonly constraint?: string | undefined
 }> {
   /** Whether a connect that failed this way is worth retrying: connection-level and resource errors. */
   get retryable(): boolean {
@@ -82,5 +84,8 @@ export const fromUnknown = (error: unknown): PgError => {
     : hasProperty(error, "message")
     ? String(error.message)
     : String(error)
-  return new PgError({ code, reason, connection: isConnectionLevel(code, reason) })
+  const constraint = hasProperty(error, "constraint") && typeof error.constraint === "string"
+    ? error.constraint
+    : undefined
+  return new PgError({ code, reason, connection: isConnectionLevel(code, reason), constraint })
 }

@@ -15,9 +15,9 @@ import type * as SqlConnection from "effect/sql/SqlConnection"
 import * as SqlError from "effect/sql/SqlError"
 import * as Statement from "effect/sql/Statement"
 import * as Stream from "effect/Stream"
+import * as internal from "./internal/pgConnection.ts"
 import type * as PgError from "./PgError.ts"
 import type { PgConnection, PgResource } from "./PgResource.ts"
-import * as PgQuery from "./PgResource.ts"
 
 const escape = Statement.defaultEscape("\"")
 
@@ -44,7 +44,7 @@ const reasonOf = (error: PgError.PgError): SqlError.SqlErrorReason => {
   const code = error.code ?? ""
   if (error.connection) return new SqlError.ConnectionError(fields)
   if (code === "23505") {
-    return new SqlError.UniqueViolation({ ...fields, constraint: /constraint "([^"]+)"/.exec(error.reason)?.[1] ?? "" })
+    return new SqlError.UniqueViolation({ ...fields, constraint: error.constraint ?? "unknown" })
   }
   if (code.startsWith("23")) return new SqlError.ConstraintError(fields)
   if (code === "40P01") return new SqlError.DeadlockError(fields)
@@ -71,27 +71,60 @@ const acquireFailed = (error: ResourceError.AcquireError): SqlError.SqlError =>
     reason: new SqlError.ConnectionError({ cause: error, message: error.message, operation: "acquire" })
   })
 
-const toConnection = (connection: PgConnection): SqlConnection.Connection => {
+const connections = new WeakMap<SqlConnection.Connection, internal.Connection>()
+
+const toConnection = (leased: PgConnection): SqlConnection.Connection => {
+  const connection = leased as internal.Connection
   const execute = (
     sql: string,
     params: ReadonlyArray<unknown>,
     transformRows?: <A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>
   ) =>
-    PgQuery.query<object>(connection, sql, params).pipe(
+    internal.query<object>(connection, sql, params).pipe(
       Effect.mapError(toSqlError),
       Effect.map((rows) => (transformRows === undefined ? rows : transformRows(rows)))
     )
-  const values = (sql: string, params: ReadonlyArray<unknown>) =>
-    Effect.map(execute(sql, params), (rows) => rows.map((row) => Object.values(row)))
-  return {
+  const values = (sql: string, params: ReadonlyArray<unknown>) => {
+    if (!connection.dirty && internal.changesSession(sql)) connection.dirty = true
+    return internal.runResult(connection, sql, params, "array").pipe(
+      Effect.mapError(toSqlError),
+      Effect.map((result) => (result?.rows ?? []) as unknown as ReadonlyArray<ReadonlyArray<unknown>>)
+    )
+  }
+  const sqlConnection: SqlConnection.Connection = {
     execute,
-    executeRaw: execute,
+    executeRaw: (sql, params) => {
+      if (!connection.dirty && internal.changesSession(sql)) connection.dirty = true
+      return Effect.mapError(internal.runResult(connection, sql, params), toSqlError)
+    },
     executeUnprepared: execute,
     executeValues: values,
     executeValuesUnprepared: values,
     executeStream: (sql, params, transformRows) => Stream.fromIterableEffect(execute(sql, params, transformRows))
   }
+  connections.set(sqlConnection, connection)
+  return sqlConnection
 }
+
+const inTransaction = (connection: internal.Connection): boolean => {
+  const status = connection.client.getTransactionStatus()
+  return internal.isAlive(connection) && (status === "T" || status === "E")
+}
+
+const abortedCommit = new SqlError.SqlError({
+  reason: new SqlError.UnknownError({
+    cause: undefined,
+    message: "COMMIT of a failed transaction: a statement of it failed, so it was rolled back",
+    operation: "commit"
+  })
+})
+
+/** Commits, or fails when the transaction had failed: PostgreSQL then answers COMMIT with ROLLBACK. */
+const commit = (sqlConnection: SqlConnection.Connection): Effect.Effect<void, SqlError.SqlError> =>
+  internal.runResult(connections.get(sqlConnection)!, "COMMIT", undefined).pipe(
+    Effect.mapError(toSqlError),
+    Effect.flatMap((result) => result.command === "ROLLBACK" ? Effect.fail(abortedCommit) : Effect.void)
+  )
 
 /**
  * A layer of `SqlClient.SqlClient` on a declared PostgreSQL resource, for the Manager the resource
@@ -121,6 +154,8 @@ export const layer = <Key extends string>(
             Effect.provideService(Manager.Manager, manager)
           ),
         compiler,
+        commit,
+        isTransaction: (sqlConnection) => inTransaction(connections.get(sqlConnection)!),
         driver: "nebula-pg",
         spanAttributes: [["db.system.name", "postgresql"]]
       })

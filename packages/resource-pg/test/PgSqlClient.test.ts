@@ -75,21 +75,37 @@ describe.skipIf(unreachable !== undefined)("PgSqlClient (PostgreSQL)", () => {
       assert.strictEqual((unique as SqlError.UniqueViolation).constraint, `${table}_pkey`)
       assert.strictEqual(reasonOf(yield* Effect.exit(sql`selec 1`))?._tag, "SqlSyntaxError")
 
+      const pids: Array<number> = []
       const failed = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
         const [first] = yield* sql<{ pid: number }>`select pg_backend_pid() as pid`
         yield* sql`insert into ${sql(table)} ${sql.insert({ id: 3, name: "linus" })}`
         const [second] = yield* sql<{ pid: number }>`select pg_backend_pid() as pid`
-        assert.strictEqual(first!.pid, second!.pid)
-        return yield* Effect.fail("abort")
+        pids.push(first!.pid, second!.pid)
+        return yield* Effect.fail("abort" as const)
       })))
-      assert.isTrue(Exit.isFailure(failed))
+      assert.deepStrictEqual(failed, Exit.fail("abort" as const))
+      assert.strictEqual(pids.length, 2)
+      assert.strictEqual(pids[0], pids[1])
       yield* sql.withTransaction(sql`update ${sql(table)} set name = ${"Ada"} where id = ${1}`)
       const rows = yield* sql<{ id: number; name: string }>`select id, name from ${sql(table)} order by id`
       assert.deepStrictEqual(rows, [{ id: 1, name: "Ada" }, { id: 2, name: "grace" }])
       const stats = yield* Manager.stats("db")
       assert.strictEqual(stats.inUse, 0)
       assert.isAtMost(stats.size, 2)
-      assert.isAtLeast(stats.acquisitions, 8)
+      assert.strictEqual(stats.acquisitions, 8)
+
+      const caught = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
+        yield* sql`insert into ${sql(table)} ${sql.insert({ id: 4, name: "barbara" })}`
+        yield* Effect.exit(sql`insert into ${sql(table)} ${sql.insert({ id: 1, name: "duplicate" })}`)
+      })))
+      const aborted = reasonOf(caught)
+      assert.strictEqual(aborted?._tag, "UnknownError")
+      assert.match(aborted!.message!, /COMMIT of a failed transaction/)
+      assert.deepStrictEqual(yield* sql`select id from ${sql(table)} where id = ${4}`, [])
+
+      assert.deepStrictEqual(yield* sql`select 1 as a, 2 as a`.values, [[1, 2]])
+      const raw = (yield* sql`update ${sql(table)} set name = name where id <= ${2}`.raw) as { rowCount: number }
+      assert.strictEqual(raw.rowCount, 2)
     }).pipe(
       Effect.scoped,
       Effect.provide(layerFor(app, { max: 2 })),
@@ -104,6 +120,33 @@ describe.skipIf(unreachable !== undefined)("PgSqlClient (PostgreSQL)", () => {
       Effect.provideService(References.MinimumLogLevel, "None")
     )
   })
+
+  it.live("a connection lost inside a transaction is a SqlError, and the pool replaces it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const exit = yield* Effect.exit(
+        sql.withTransaction(sql`select pg_terminate_backend(pg_backend_pid())`)
+      )
+      assert.strictEqual(reasonOf(exit)?._tag, "ConnectionError")
+      assert.deepStrictEqual(yield* sql<{ n: number }>`select 2::int as n`, [{ n: 2 }])
+      assert.strictEqual((yield* Manager.stats("db")).inUse, 0)
+    }).pipe(
+      Effect.provide(layerFor(`nebula-sql-${suffix()}`, { max: 1 })),
+      Effect.provideService(References.MinimumLogLevel, "None")
+    ))
+
+  it.live("a temp table made by select ... into does not reach the next borrower", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const [before] = yield* sql<{ pid: number }>`select pg_backend_pid() as pid`
+      yield* sql`select 1 as x into temp nebula_probe_tmp`
+      const [after] = yield* sql<{ pid: number; visible: boolean }>`
+        select pg_backend_pid() as pid, to_regclass('pg_temp.nebula_probe_tmp') is not null as visible`
+      assert.deepStrictEqual(after, { pid: before!.pid, visible: false })
+    }).pipe(
+      Effect.provide(layerFor(`nebula-sql-${suffix()}`, { max: 1 })),
+      Effect.provideService(References.MinimumLogLevel, "None")
+    ))
 
   it.live("an acquire the pool cannot serve is a SqlError with a ConnectionError reason", () =>
     Effect.gen(function*() {

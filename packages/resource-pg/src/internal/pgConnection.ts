@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { Client, type ClientConfig, Connection as WireConnection } from "pg"
+import { Client, type ClientConfig, Connection as WireConnection, type QueryResult } from "pg"
 import { fromUnknown, PgError } from "../PgError.ts"
 
 /** @internal */
@@ -98,31 +98,41 @@ export const isAlive = (connection: Connection): boolean => {
 // queries
 // -----------------------------------------------------------------------------
 
-/** @internal */
-export const run = <Row>(
+/** Runs a statement and returns the driver's result (the last one, for a text with several). @internal */
+export const runResult = (
   connection: Connection,
   text: string,
-  params: ReadonlyArray<unknown> | undefined
-): Effect.Effect<ReadonlyArray<Row>, PgError> =>
-  Effect.callback<ReadonlyArray<Row>, PgError>((resume) => {
+  params: ReadonlyArray<unknown> | undefined,
+  rowMode?: "array"
+): Effect.Effect<QueryResult, PgError> =>
+  Effect.callback<QueryResult, PgError>((resume) => {
     if (connection.broken) return resume(Effect.fail(brokenError))
     connection.running = true
-    connection.client.query(text, params as Array<unknown>, (error: Error | undefined, result) => {
+    const done = (error: Error | undefined, result: QueryResult | Array<QueryResult>) => {
       connection.running = false
       if (error) {
         const failure = fromUnknown(error)
         if (failure.connection) connection.broken = true
         return resume(Effect.fail(failure))
       }
-      const last = Array.isArray(result) ? result[result.length - 1] : result
-      resume(Effect.succeed(last?.rows ?? []))
-    })
+      resume(Effect.succeed(Array.isArray(result) ? result[result.length - 1]! : result))
+    }
+    if (rowMode === undefined) connection.client.query(text, params as Array<unknown>, done)
+    else connection.client.query({ text, values: params as Array<unknown>, rowMode }, done)
     return connection.onInterrupt
   })
 
+/** @internal */
+export const run = <Row>(
+  connection: Connection,
+  text: string,
+  params: ReadonlyArray<unknown> | undefined
+): Effect.Effect<ReadonlyArray<Row>, PgError> =>
+  Effect.map(runResult(connection, text, params), (result) => (result?.rows ?? []) as ReadonlyArray<Row>)
+
 const plainStatement =
   /^\s*(select|insert|update|delete|merge|with|values|table|begin|start|commit|end|rollback|abort|savepoint|release|show|explain|copy|lock|fetch|move|close)\b/i
-const sessionChange = /set_config|advisory_lock|;\s*\S/i
+const sessionChange = /set_config|advisory_lock|nextval|setval|^\s*select\b[^;]*\binto\b|;\s*\S/i
 
 /** Whether a statement may leave session state behind (a setting, a temp table, a lock...). @internal */
 export const changesSession = (text: string): boolean => !plainStatement.test(text) || sessionChange.test(text)
