@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials, Manager } from "@nebula/resource"
 import { PgResource } from "@nebula/resource-pg"
+import { Backend } from "@nebula/resource-testing"
 import { Clock, Effect, Fiber, Layer, References } from "effect"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
@@ -16,31 +17,9 @@ import * as ActionRunner from "../src/ActionRunner.ts"
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const probe = (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-  client.on("error", () => {})
-  return client.connect().then(() => client.query("select 1")).then(
-    () => client.end().then(() => undefined),
-    (error: unknown) => {
-      client.end().catch(() => {})
-      return error instanceof Error ? error.message || "connection failed" : String(error)
-    }
-  )
-}
+const reachable = await Backend.gate({ name: "PostgreSQL", url: PG_URL, env: "PG_URL", defaultPort: 5432 })
 
-const unreachable = await probe()
-if (unreachable !== undefined) {
-  const where = PG_URL.replace(/:[^:@/]*@/, ":<redacted>@")
-  if (process.env.REQUIRE_SERVICES) {
-    throw new Error(`PostgreSQL at ${where} is unreachable (${unreachable}) and REQUIRE_SERVICES is set`)
-  }
-  console.warn(
-    `\n⚠⚠⚠ SKIPPING @nebula/engine end-to-end tests: PostgreSQL at ${where} is unreachable (${unreachable}).\n` +
-      `    Start PostgreSQL or set PG_URL; set REQUIRE_SERVICES=1 to make this a failure.\n`
-  )
-}
-
-const admin = unreachable === undefined
+const admin = reachable
   ? new pg.Pool({ connectionString: PG_URL, max: 2, application_name: "nebula-engine-admin" })
   : undefined
 afterAll(() => admin?.end())
@@ -98,7 +77,7 @@ const globalLayer = (app: string) =>
     Layer.provide(Credentials.layer(Credentials.empty))
   )
 
-describe.skipIf(unreachable !== undefined)("engine on PostgreSQL", () => {
+describe.runIf(reachable)("engine on PostgreSQL", () => {
   live("an execution acquires, queries and releases; execution resources close with it; shutdown leaves none", () => {
     const globalApp = appName("global")
     const scratchApp = appName("scratch")

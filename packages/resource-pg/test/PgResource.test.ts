@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials, Manager } from "@nebula/resource"
-import { Conformance } from "@nebula/resource-testing"
+import { Backend, Conformance } from "@nebula/resource-testing"
 import { Clock, Effect, Exit, Fiber, Layer, Redacted, References, Schema } from "effect"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
@@ -19,31 +19,7 @@ import * as Proxy from "./utils/proxy.ts"
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const probe = async (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.query("select 1")
-    return undefined
-  } catch (error) {
-    return error instanceof Error ? error.message || String((error as { code?: string }).code) : String(error)
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
-
-const unreachable = await probe()
-if (unreachable !== undefined) {
-  const where = PG_URL.replace(/:[^:@/]*@/, ":<redacted>@")
-  if (process.env.REQUIRE_SERVICES) {
-    throw new Error(`PostgreSQL at ${where} is unreachable (${unreachable}) and REQUIRE_SERVICES is set`)
-  }
-  console.warn(
-    `\n⚠⚠⚠ SKIPPING @nebula/resource-pg tests: PostgreSQL at ${where} is unreachable (${unreachable}).\n` +
-      `    Start PostgreSQL or set PG_URL; set REQUIRE_SERVICES=1 to make this a failure.\n`
-  )
-}
+const reachable = await Backend.gate({ name: "PostgreSQL", url: PG_URL, env: "PG_URL", defaultPort: 5432 })
 
 // -----------------------------------------------------------------------------
 // fixtures
@@ -82,7 +58,7 @@ const live = <A, E>(name: string, body: () => Effect.Effect<A, E, Scope.Scope>):
     () => Effect.provideService(body(), References.MinimumLogLevel, process.env.TEST_LOGS ? "Debug" : "None")
   )
 
-const admin = unreachable === undefined
+const admin = reachable
   ? new pg.Pool({ connectionString: PG_URL, max: 2, application_name: "nebula-test-admin" })
   : undefined
 afterAll(() => admin?.end())
@@ -223,7 +199,7 @@ describe("PgResource (no server)", () => {
 // tests against the server
 // -----------------------------------------------------------------------------
 
-describe.skipIf(unreachable !== undefined)("PgResource (PostgreSQL)", () => {
+describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
   live("acquire, query, release, shutdown: the connections show in pg_stat_activity, none after shutdown", () => {
     const app = appName("basic")
     return Effect.gen(function*() {

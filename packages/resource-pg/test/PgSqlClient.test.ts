@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials, Manager } from "@nebula/resource"
+import { Backend } from "@nebula/resource-testing"
 import { Effect, Exit, Layer, References } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as SqlError from "effect/sql/SqlError"
@@ -14,27 +15,9 @@ import * as PgSqlClient from "../src/PgSqlClient.ts"
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const probe = (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-  client.on("error", () => {})
-  return client.connect().then(() => client.query("select 1")).then(
-    () => client.end().then(() => undefined),
-    (error: unknown) => {
-      client.end().catch(() => {})
-      return error instanceof Error ? error.message || "connection failed" : String(error)
-    }
-  )
-}
+const reachable = await Backend.gate({ name: "PostgreSQL", url: PG_URL, env: "PG_URL", defaultPort: 5432 })
 
-const unreachable = await probe()
-if (unreachable !== undefined) {
-  if (process.env.REQUIRE_SERVICES) {
-    throw new Error(`PostgreSQL is unreachable (${unreachable}) and REQUIRE_SERVICES is set`)
-  }
-  console.warn(`\n⚠⚠⚠ SKIPPING PgSqlClient tests: PostgreSQL is unreachable (${unreachable}).\n`)
-}
-
-const admin = unreachable === undefined ? new pg.Pool({ connectionString: PG_URL, max: 1 }) : undefined
+const admin = reachable ? new pg.Pool({ connectionString: PG_URL, max: 1 }) : undefined
 afterAll(() => admin?.end())
 
 const countOf = (app: string) =>
@@ -59,7 +42,7 @@ const reasonOf = <A>(exit: Exit.Exit<A, unknown>) => {
   return SqlError.isSqlError(failure) ? failure.reason : undefined
 }
 
-describe.skipIf(unreachable !== undefined)("PgSqlClient (PostgreSQL)", () => {
+describe.runIf(reachable)("PgSqlClient (PostgreSQL)", () => {
   it.live("statements, inserts, transactions and classified errors run on the managed pool", () => {
     const app = `nebula-sql-${suffix()}`
     const table = `nebula_sql_${suffix()}`

@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Backend } from "@nebula/resource-testing"
 import { Credentials } from "@nebula/resource/Credentials"
 import * as CredentialsModule from "@nebula/resource/Credentials"
 import * as Manager from "@nebula/resource/Manager"
 import type * as PoolOptions from "@nebula/resource/PoolOptions"
 import { createClient } from "@redis/client"
 import { Effect, Fiber, Layer, Result } from "effect"
-import * as net from "node:net"
 import { RedisResource } from "../src/index.ts"
 import * as Proxy from "./utils/proxy.ts"
 
@@ -17,20 +17,7 @@ const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const target = { host: new URL(redisUrl).hostname || "127.0.0.1", port: Number(new URL(redisUrl).port || 6379) }
 const runId = `${process.pid}-${Date.now().toString(36)}`
 
-const reachable = await new Promise<boolean>((resolve) => {
-  const socket = net.connect(target)
-  const done = (ok: boolean) => {
-    socket.destroy()
-    resolve(ok)
-  }
-  socket.setTimeout(1000, () => done(false))
-  socket.once("connect", () => done(true)).once("error", () => done(false))
-})
-if (!reachable) {
-  const message = `Redis is unreachable at ${target.host}:${target.port} (REDIS_URL)`
-  if (process.env.REQUIRE_SERVICES) throw new Error(`${message} and REQUIRE_SERVICES is set`)
-  console.warn(`\n*** SKIPPING @nebula/resource-redis integration tests: ${message} ***\n`)
-}
+const reachable = await Backend.gate({ name: "Redis", url: redisUrl, env: "REDIS_URL", defaultPort: 6379 })
 
 // -----------------------------------------------------------------------------
 // fixtures

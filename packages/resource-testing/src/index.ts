@@ -15,3 +15,11 @@ export * as Conformance from "./Conformance.ts"
  * @since 0.1.0
  */
 export * as FaultyResource from "./FaultyResource.ts"
+
+/**
+ * Gates a test file on a real backend server: skipped loudly when unreachable, failing under
+ * `REQUIRE_SERVICES`.
+ *
+ * @since 0.1.0
+ */
+export * as Backend from "./Backend.ts"
