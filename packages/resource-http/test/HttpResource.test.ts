@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials, Manager } from "@nebula/resource"
+import { Conformance } from "@nebula/resource-testing"
 import { Effect, Layer } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
@@ -185,5 +186,26 @@ describe("HttpResource", () => {
         "config.healthPath",
         "config.maxConnections"
       ])
+    }))
+  it.live("passes the driver conformance suite as a resident resource, counting server connections", () =>
+    Effect.gen(function*() {
+      const s = yield* server
+      const Checked = HttpResource.make("api-conformance", { health: { interval: "200 millis" } })
+      const report = yield* Conformance.report({
+        resource: Checked,
+        layer: Checked.layer({ baseUrl: s.url, healthPath: "/health", tokenCredential: "api-token" }).pipe(
+          Layer.provide(credentials)
+        ),
+        useInstance: (client) => HttpResource.request(client, { path: "/conformance" }),
+        countConnections: Effect.sync(() => s.connections()),
+        healthWait: "3 seconds",
+        stepTimeout: "5 seconds"
+      })
+      assert.deepStrictEqual(report.checks.filter((check) => !check.passed && !check.skipped), [])
+      assert.deepStrictEqual(report.checks.filter((check) => check.skipped).map((check) => check.name), [
+        Conformance.checkNames.validate,
+        Conformance.checkNames.accessDenied
+      ])
+      assert.isTrue(report.passed)
     }))
 })

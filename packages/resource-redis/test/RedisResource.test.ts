@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Backend } from "@nebula/resource-testing"
+import { Backend, Conformance } from "@nebula/resource-testing"
 import { Credentials } from "@nebula/resource/Credentials"
 import * as CredentialsModule from "@nebula/resource/Credentials"
 import * as Manager from "@nebula/resource/Manager"
@@ -407,4 +407,26 @@ describe("RedisResource config (no server needed)", () => {
       }),
     10_000
   )
+})
+
+describeRedis("RedisResource conformance", () => {
+  it.live("passes the driver conformance suite, counting connections in CLIENT LIST", () =>
+    Effect.gen(function*() {
+      const client = yield* admin
+      const name = nameFor("conformance")
+      const Checked = RedisResource.make("cache-conformance", { health: { interval: "200 millis" } })
+      const report = yield* Conformance.report({
+        resource: Checked,
+        layer: Checked.layer({ url: redisUrl, clientName: name }, { pool: { min: 0, max: 2 } }),
+        useInstance: (connection) => RedisResource.command(connection, (c) => c.ping()),
+        countConnections: countNamed(client, name),
+        healthWait: "3 seconds",
+        stepTimeout: "5 seconds"
+      })
+      assert.deepStrictEqual(report.checks.filter((check) => !check.passed && !check.skipped), [])
+      assert.deepStrictEqual(report.checks.filter((check) => check.skipped).map((check) => check.name), [
+        Conformance.checkNames.accessDenied
+      ])
+      assert.isTrue(report.passed)
+    }).pipe(Effect.scoped))
 })

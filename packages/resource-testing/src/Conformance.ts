@@ -431,7 +431,8 @@ const lifecycle = <I, ROut, E, RIn, R2, R3>(
 
       // concurrent leases
       const max = afterReuse.max
-      if (max < 2) skip(checkNames.concurrent, `max is ${max}`)
+      const resident = definition.resident !== undefined && definition.resident !== false
+      if (max < 2 && !resident) skip(checkNames.concurrent, `max is ${max}`)
       else {
         const pair = yield* Scope.make()
         const both = yield* bounded(
@@ -443,10 +444,20 @@ const lifecycle = <I, ROut, E, RIn, R2, R3>(
           seen.add(a)
           seen.add(b)
           const used = yield* Effect.all([useOn(a), useOn(b)], { concurrency: "unbounded" })
-          verdict(checkNames.concurrent, [
-            ...(a === b ? ["both leases got the same instance"] : []),
-            ...used.flatMap((u) => u.ok ? [] : [`useInstance failed: ${u.detail}`])
-          ], "two leases held at once got distinct, usable instances")
+          verdict(
+            checkNames.concurrent,
+            [
+              ...(resident
+                ? a === b ? [] : ["a resident resource gave two leases different instances"]
+                : a === b
+                ? ["both leases got the same instance"]
+                : []),
+              ...used.flatMap((u) => u.ok ? [] : [`useInstance failed: ${u.detail}`])
+            ],
+            resident
+              ? "two leases held at once shared the resident instance, usable"
+              : "two leases held at once got distinct, usable instances"
+          )
         }
         const closed = yield* closeLease(pair)
         const afterPair = yield* stats
