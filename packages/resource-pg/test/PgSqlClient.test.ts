@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials, Manager } from "@nebula/resource"
 import { Backend } from "@nebula/resource-testing"
-import { Effect, Exit, Layer, References } from "effect"
+import { Effect, Exit, Fiber, Layer, References } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as SqlError from "effect/sql/SqlError"
 import pg from "pg"
@@ -89,6 +89,12 @@ describe.runIf(reachable)("PgSqlClient (PostgreSQL)", () => {
       assert.deepStrictEqual(yield* sql`select 1 as a, 2 as a`.values, [[1, 2]])
       const raw = (yield* sql`update ${sql(table)} set name = name where id <= ${2}`.raw) as { rowCount: number }
       assert.strictEqual(raw.rowCount, 2)
+      yield* sql`update ${sql(table)} set name = data.name from ${
+        sql.updateValues([{ id: 1, name: "Ada L." }, { id: 2, name: "Grace H." }], "data")
+      } where ${sql(table)}.id = data.id::int`
+      assert.deepStrictEqual(yield* sql`select name from ${sql(table)} order by id`, [{ name: "Ada L." }, {
+        name: "Grace H."
+      }])
     }).pipe(
       Effect.scoped,
       Effect.provide(layerFor(app, { max: 2 })),
@@ -117,6 +123,37 @@ describe.runIf(reachable)("PgSqlClient (PostgreSQL)", () => {
       Effect.provide(layerFor(`nebula-sql-${suffix()}`, { max: 1 })),
       Effect.provideService(References.MinimumLogLevel, "None")
     ))
+
+  it.live("interrupting a borrowed statement cancels it on the server and frees the lease", () => {
+    const app = `nebula-sql-${suffix()}`
+    const sleeping = Effect.promise(() =>
+      admin!.query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'active' and query like '%pg_sleep%'",
+        [app]
+      )
+    ).pipe(Effect.map((result) => result.rows[0]!.n))
+    const until = (predicate: (n: number) => boolean) =>
+      Effect.gen(function*() {
+        let n = yield* sleeping
+        for (let i = 0; i < 100 && !predicate(n); i++) {
+          yield* Effect.sleep(30)
+          n = yield* sleeping
+        }
+        return n
+      })
+    return Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const fiber = yield* Effect.forkChild(sql`select pg_sleep(30)`)
+      assert.strictEqual(yield* until((n) => n === 1), 1)
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(yield* until((n) => n === 0), 0)
+      assert.strictEqual((yield* Manager.stats("db")).inUse, 0)
+      assert.deepStrictEqual(yield* sql<{ n: number }>`select 3::int as n`, [{ n: 3 }])
+    }).pipe(
+      Effect.provide(layerFor(app, { max: 1 })),
+      Effect.provideService(References.MinimumLogLevel, "None")
+    )
+  })
 
   it.live("a temp table made by select ... into does not reach the next borrower", () =>
     Effect.gen(function*() {
