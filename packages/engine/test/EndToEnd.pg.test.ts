@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Credentials, Manager } from "@nebula/resource"
 import { PgResource } from "@nebula/resource-pg"
 import { Backend } from "@nebula/resource-testing"
-import { Clock, Effect, Fiber, Layer, References } from "effect"
+import { Effect, Fiber, Layer, References } from "effect"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import { afterAll } from "vitest"
@@ -36,18 +36,6 @@ const sleepingBackends = (app: string) =>
       [app]
     )
   ).pipe(Effect.map((result) => result.rows[0]!.n))
-
-/** Polls until `predicate` holds or 3 s pass (the server reaps a closed backend asynchronously). */
-const eventually = <A>(effect: Effect.Effect<A>, predicate: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    const deadline = (yield* Clock.currentTimeMillis) + 3000
-    let value = yield* effect
-    while (!predicate(value) && (yield* Clock.currentTimeMillis) < deadline) {
-      yield* Effect.sleep(25)
-      value = yield* effect
-    }
-    return value
-  })
 
 const appName = (name: string) => `nebula-engine-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
 
@@ -162,7 +150,7 @@ describe.runIf(reachable)("engine on PostgreSQL", () => {
         assert.isFalse(failed.retryable)
         assert.match(failed.message, /no_such_table_nebula/)
       }
-      assert.strictEqual(yield* eventually(countOf(scratchApp), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(countOf(scratchApp), (n) => n === 0), 0)
       assert.isFalse((yield* Manager.list).some((row) => row.key === "scratch-db"))
       const stats = yield* Manager.stats("db")
       assert.strictEqual(stats.inUse, 0)
@@ -171,7 +159,7 @@ describe.runIf(reachable)("engine on PostgreSQL", () => {
     }).pipe(Effect.provide(globalLayer(globalApp)))
     return Effect.gen(function*() {
       yield* run
-      assert.strictEqual(yield* eventually(countOf(globalApp), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(countOf(globalApp), (n) => n === 0), 0)
     })
   })
 
@@ -185,9 +173,9 @@ describe.runIf(reachable)("engine on PostgreSQL", () => {
           run: Effect.scoped(Effect.flatMap(Manager.acquire("db"), (c) => PgResource.query(c, "select pg_sleep(30)")))
         }]
       }))
-      assert.strictEqual(yield* eventually(sleepingBackends(app), (n) => n === 1), 1)
+      assert.strictEqual(yield* Backend.eventually(sleepingBackends(app), (n) => n === 1), 1)
       yield* Fiber.interrupt(fiber)
-      assert.strictEqual(yield* eventually(sleepingBackends(app), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(sleepingBackends(app), (n) => n === 0), 0)
       const stats = yield* Manager.stats("db")
       assert.strictEqual(stats.inUse, 0)
       const answer = yield* Effect.scoped(
@@ -197,7 +185,7 @@ describe.runIf(reachable)("engine on PostgreSQL", () => {
     }).pipe(Effect.provide(globalLayer(app)))
     return Effect.gen(function*() {
       yield* run
-      assert.strictEqual(yield* eventually(countOf(app), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
     })
   })
 })

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { isConnectionLostCode } from "@nebula/resource/ResourceError"
 import * as Data from "effect/Data"
 import { hasProperty } from "effect/Predicate"
 
@@ -46,17 +47,6 @@ export class PgError extends Data.TaggedError("PgError")<{
 export const isPgError = (u: unknown): u is PgError => hasProperty(u, "_tag") && u._tag === "PgError"
 
 const connectionStates = new Set(["57P01", "57P02", "57P03"])
-const socketCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN"
-])
 const connectionMessages = /Connection terminated|not queryable|Connection closed|socket hang up/i
 
 /**
@@ -66,7 +56,7 @@ const connectionMessages = /Connection terminated|not queryable|Connection close
  * @since 0.1.0
  */
 export const isConnectionLevel = (code: string | undefined, reason: string): boolean =>
-  code !== undefined && (code.startsWith("08") || connectionStates.has(code) || socketCodes.has(code)) ||
+  code !== undefined && (code.startsWith("08") || connectionStates.has(code) || isConnectionLostCode(code)) ||
   connectionMessages.test(reason)
 
 /**

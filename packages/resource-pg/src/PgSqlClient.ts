@@ -85,7 +85,7 @@ const toConnection = (leased: PgConnection): SqlConnection.Connection => {
       Effect.map((rows) => (transformRows === undefined ? rows : transformRows(rows)))
     )
   const values = (sql: string, params: ReadonlyArray<unknown>) => {
-    if (!connection.dirty && internal.changesSession(sql)) connection.dirty = true
+    internal.trackSession(connection, sql)
     return internal.runResult(connection, sql, params, "array").pipe(
       Effect.mapError(toSqlError),
       Effect.map((result) => (result?.rows ?? []) as unknown as ReadonlyArray<ReadonlyArray<unknown>>)
@@ -94,7 +94,7 @@ const toConnection = (leased: PgConnection): SqlConnection.Connection => {
   const sqlConnection: SqlConnection.Connection = {
     execute,
     executeRaw: (sql, params) => {
-      if (!connection.dirty && internal.changesSession(sql)) connection.dirty = true
+      internal.trackSession(connection, sql)
       return Effect.mapError(internal.runResult(connection, sql, params), toSqlError)
     },
     executeUnprepared: execute,

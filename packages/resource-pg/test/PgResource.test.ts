@@ -80,18 +80,6 @@ const pidsOf = (app: string) =>
 
 const now = Clock.currentTimeMillis
 
-/** Polls `effect` until `predicate` holds or `timeoutMs` passes; returns the last value. */
-const eventually = <A>(effect: Effect.Effect<A>, predicate: (a: A) => boolean, timeoutMs = 3000) =>
-  Effect.gen(function*() {
-    const deadline = (yield* now) + timeoutMs
-    let value = yield* effect
-    while (!predicate(value) && (yield* now) < deadline) {
-      yield* Effect.sleep(25)
-      value = yield* effect
-    }
-    return value
-  })
-
 const closedPort = () =>
   new Promise<number>((resolve) => {
     const server = net.createServer()
@@ -224,7 +212,7 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       assert.strictEqual(stats.inUse, 0)
       assert.strictEqual(yield* countOf(app), 3)
       yield* Manager.shutdown
-      assert.strictEqual(yield* eventually(countOf(app), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
     }).pipe(Effect.provide(layerFor(configFor(app, { statementTimeout: "1500 millis" }), { max: 3 })))
   })
 
@@ -353,7 +341,7 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       assert.strictEqual(timedOut._tag, "None")
       const next = yield* leasePid
       assert.notStrictEqual(next, pid)
-      const running = (yield* eventually(pidsOf(app), (pids) => !pids.includes(pid), 2000)).includes(pid)
+      const running = (yield* Backend.eventually(pidsOf(app), (pids) => !pids.includes(pid), 2000)).includes(pid)
       assert.isFalse(running, "the sleeping backend was cancelled and closed")
       assert.strictEqual((yield* Manager.stats("db")).destroyed, 1)
     }).pipe(Effect.provide(layerFor(configFor(app), { min: 1, max: 1 })))
@@ -421,7 +409,7 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       assert.isAtLeast(stats.destroyed, terminated.size)
       assert.strictEqual(stats.timeouts, 0)
       yield* Manager.shutdown
-      assert.strictEqual(yield* eventually(countOf(app), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
     }).pipe(Effect.provide(layerFor(configFor(app), { min: max, max, acquireTimeout: "5 seconds" })))
   })
 
@@ -525,7 +513,7 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
             })
             assert.strictEqual(more.length, 3)
             yield* Manager.shutdown
-            assert.strictEqual(yield* eventually(countOf(app), (n) => n === 0), 0)
+            assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
           }).pipe(
             Effect.provide(
               layerFor(configFor(app, { url: proxy.rewrite(url) }), {
@@ -552,7 +540,7 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
           assert.strictEqual(error._tag, "CreateTimeout")
           assert.isAtMost(elapsed, 1000 + 500)
           assert.isAtLeast(proxy.accepted(), 1)
-          assert.strictEqual(yield* eventually(Effect.sync(proxy.open), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(Effect.sync(proxy.open), (n) => n === 0), 0)
           assert.strictEqual((yield* Manager.stats("db")).size, 0)
         }).pipe(
           Effect.provide(
@@ -588,13 +576,13 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
           yield* Effect.sleep(300)
           yield* Fiber.interrupt(sampling)
           assert.isAbove(seen, 0, "the slow connects did reach the server")
-          assert.strictEqual(yield* eventually(countOf(app), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
           yield* Effect.sleep(400)
           assert.strictEqual(yield* countOf(app), 0)
           proxy.latencyMs = 0
           assert.lengthOf(yield* Db.use(pidQuery), 1)
           yield* Manager.shutdown
-          assert.strictEqual(yield* eventually(countOf(app), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
         }).pipe(
           Effect.provide(
             layerFor(configFor(app, { url: proxy.rewrite(url) }), {

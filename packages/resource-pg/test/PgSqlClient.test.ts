@@ -99,12 +99,7 @@ describe.runIf(reachable)("PgSqlClient (PostgreSQL)", () => {
       Effect.scoped,
       Effect.provide(layerFor(app, { max: 2 })),
       Effect.andThen(Effect.gen(function*() {
-        let open = yield* countOf(app)
-        for (let i = 0; i < 100 && open > 0; i++) {
-          yield* Effect.sleep(30)
-          open = yield* countOf(app)
-        }
-        assert.strictEqual(open, 0)
+        assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
       })),
       Effect.provideService(References.MinimumLogLevel, "None")
     )
@@ -132,15 +127,7 @@ describe.runIf(reachable)("PgSqlClient (PostgreSQL)", () => {
         [app]
       )
     ).pipe(Effect.map((result) => result.rows[0]!.n))
-    const until = (predicate: (n: number) => boolean) =>
-      Effect.gen(function*() {
-        let n = yield* sleeping
-        for (let i = 0; i < 100 && !predicate(n); i++) {
-          yield* Effect.sleep(30)
-          n = yield* sleeping
-        }
-        return n
-      })
+    const until = (predicate: (n: number) => boolean) => Backend.eventually(sleeping, predicate)
     return Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const fiber = yield* Effect.forkChild(sql`select pg_sleep(30)`)

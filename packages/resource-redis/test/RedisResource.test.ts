@@ -40,18 +40,6 @@ const clientsNamed = (client: Admin, name: string) =>
 
 const countNamed = (client: Admin, name: string) => Effect.map(clientsNamed(client, name), (list) => list.length)
 
-/** Polls until `predicate` holds (or the deadline passes) and returns the last value. */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, predicate: (a: A) => boolean, millis = 2000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + millis
-    let value = yield* effect
-    while (!predicate(value) && Date.now() < deadline) {
-      yield* Effect.sleep(20)
-      value = yield* effect
-    }
-    return value
-  })
-
 const layerOf = (
   Cache: RedisResource.RedisResource<"cache">,
   config: RedisResource.ConfigInput,
@@ -99,7 +87,7 @@ describeRedis("RedisResource (real Redis)", () => {
           assert.strictEqual(stats.inUse, 0)
           const report = yield* Manager.shutdown
           assert.isTrue(report.resources[0]!.drained)
-          assert.strictEqual(yield* eventually(countNamed(client, name), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(countNamed(client, name), (n) => n === 0), 0)
         }).pipe(Effect.provide(layerOf(Cache, { url: redisUrl, database: 1, clientName: name }, { min: 1, max: 2 })))
         yield* Effect.promise(() => client.del(key))
       }),
@@ -134,7 +122,7 @@ describeRedis("RedisResource (real Redis)", () => {
         assert.strictEqual(dbOf(third), 2, "a raw SELECT is reset too")
         assert.strictEqual((yield* Manager.stats("cache")).created, 1)
       }).pipe(Effect.provide(layerOf(Cache, { url: redisUrl, database: 2, clientName: name }, { min: 1, max: 1 })))
-      assert.strictEqual(yield* eventually(countNamed(client, name), (n) => n === 0), 0)
+      assert.strictEqual(yield* Backend.eventually(countNamed(client, name), (n) => n === 0), 0)
       yield* Effect.promise(() => client.select(5).then(() => client.del(key)).finally(() => client.select(0)))
     }), 10_000)
 
@@ -156,9 +144,9 @@ describeRedis("RedisResource (real Redis)", () => {
           assert.notStrictEqual(idOf(next), idOf(first), "the blocked connection was not handed out again")
           const stats = yield* Manager.stats("cache")
           assert.strictEqual(stats.destroyed, 1)
-          assert.strictEqual(yield* eventually(countNamed(client, name), (n) => n === 1), 1)
+          assert.strictEqual(yield* Backend.eventually(countNamed(client, name), (n) => n === 1), 1)
         }).pipe(Effect.provide(layerOf(Cache, { url: redisUrl, database: 7, clientName: name }, { min: 1, max: 1 })))
-        assert.strictEqual(yield* eventually(countNamed(client, name), (n) => n === 0), 0)
+        assert.strictEqual(yield* Backend.eventually(countNamed(client, name), (n) => n === 0), 0)
       }),
     10_000
   )
@@ -174,14 +162,17 @@ describeRedis("RedisResource (real Redis)", () => {
         })
         const statusOf = Effect.map(Manager.snapshot, (all) => all.find((s) => s.key === "cache")!.health)
         yield* Effect.gen(function*() {
-          const healthy = yield* eventually(statusOf, (h) => h.status === "Healthy")
+          const healthy = yield* Backend.eventually(statusOf, (h) => h.status === "Healthy")
           assert.strictEqual(healthy.status, "Healthy")
           proxy.setLatency(30)
-          const degraded = yield* eventually(statusOf, (h) => h.status === "Degraded", 3000)
+          const degraded = yield* Backend.eventually(statusOf, (h) => h.status === "Degraded", 3000)
           assert.strictEqual(degraded.status, "Degraded", degraded.reason)
           assert.match(degraded.reason ?? "", /latency/)
           proxy.setLatency(0)
-          assert.strictEqual((yield* eventually(statusOf, (h) => h.status === "Healthy", 3000)).status, "Healthy")
+          assert.strictEqual(
+            (yield* Backend.eventually(statusOf, (h) => h.status === "Healthy", 3000)).status,
+            "Healthy"
+          )
         }).pipe(
           Effect.provide(
             layerOf(Cache, { host: "127.0.0.1", port: proxy.port, clientName: nameFor("health") }, { min: 1, max: 1 })
@@ -248,7 +239,7 @@ describeRedis("RedisResource (real Redis)", () => {
           const survivors = yield* clientsNamed(client, name)
           assert.isTrue(survivors.every((s) => !victims.some((v) => v.id === s.id)))
           yield* Manager.shutdown
-          assert.strictEqual(yield* eventually(countNamed(client, name), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(countNamed(client, name), (n) => n === 0), 0)
         }).pipe(
           Effect.provide(
             layerOf(Cache, { url: redisUrl, database: 3, clientName: name }, {
@@ -301,8 +292,8 @@ describeRedis("RedisResource (real Redis)", () => {
           const after = yield* Effect.all([0, 1, 2, 3, 4].map(() => ping), { concurrency: "unbounded" })
           assert.deepStrictEqual(after, ["PONG", "PONG", "PONG", "PONG", "PONG"])
           yield* Manager.shutdown
-          assert.strictEqual(yield* eventually(countNamed(client, name), (n) => n === 0), 0)
-          assert.strictEqual(yield* eventually(Effect.sync(proxy.connections), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(countNamed(client, name), (n) => n === 0), 0)
+          assert.strictEqual(yield* Backend.eventually(Effect.sync(proxy.connections), (n) => n === 0), 0)
         }).pipe(
           Effect.provide(
             layerOf(Cache, { host: "127.0.0.1", port: proxy.port, database: 4, clientName: name }, {
@@ -334,7 +325,11 @@ describeRedis("RedisResource (real Redis)", () => {
           )
           assert.strictEqual(error._tag, "CreateTimeout", error.message)
           assert.isAtLeast(proxy.accepted(), 1)
-          assert.strictEqual(yield* eventually(Effect.sync(proxy.connections), (n) => n === 0), 0, "sockets closed")
+          assert.strictEqual(
+            yield* Backend.eventually(Effect.sync(proxy.connections), (n) => n === 0),
+            0,
+            "sockets closed"
+          )
           assert.strictEqual((yield* Manager.stats("cache")).size, 0)
           assert.strictEqual(yield* countNamed(client, name), 0)
         }).pipe(

@@ -9,8 +9,13 @@
  * describe.runIf(reachable)("my driver", () => { ... })
  * ```
  *
+ * `eventually` polls a server-side count (connections in `pg_stat_activity`, `CLIENT LIST`) until it
+ * settles, since a server drops a closed connection asynchronously.
+ *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as net from "node:net"
 
 /**
@@ -70,3 +75,25 @@ export const gate = (options: Options): Promise<boolean> => {
     return false
   })
 }
+
+/**
+ * Runs `effect` every 25 ms until `predicate` holds or `timeoutMs` passes (on the `Clock`), and
+ * returns the last value, for the caller to assert on.
+ *
+ * @category polling
+ * @since 0.1.0
+ */
+export const eventually = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  predicate: (a: A) => boolean,
+  timeoutMs = 3000
+): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + timeoutMs
+    let value = yield* effect
+    while (!predicate(value) && (yield* Clock.currentTimeMillis) < deadline) {
+      yield* Effect.sleep(25)
+      value = yield* effect
+    }
+    return value
+  })

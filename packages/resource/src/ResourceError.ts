@@ -373,3 +373,25 @@ const tags = new Set<string>([
  */
 export const isResourceError = (u: unknown): u is ResourceError =>
   typeof u === "object" && u !== null && "_tag" in u && tags.has((u as { _tag: string })._tag)
+
+const connectionLostCodes: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN"
+])
+
+/**
+ * Whether a Node.js socket error code (`ECONNRESET`, `EPIPE`, `ENOTFOUND`, ...) means the connection
+ * is gone or could not be made. Drivers use it to mark an instance broken, so that it is evicted.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isConnectionLostCode = (code: string | undefined): boolean =>
+  code !== undefined && connectionLostCodes.has(code)

@@ -137,13 +137,18 @@ const sessionChange = /set_config|advisory_lock|nextval|setval|^\s*select\b[^;]*
 /** Whether a statement may leave session state behind (a setting, a temp table, a lock...). @internal */
 export const changesSession = (text: string): boolean => !plainStatement.test(text) || sessionChange.test(text)
 
+/** Marks the connection's session dirty when `text` may change it, so that its return resets it. @internal */
+export const trackSession = (connection: Connection, text: string): void => {
+  if (!connection.dirty && changesSession(text)) connection.dirty = true
+}
+
 /** @internal */
 export const query = <Row>(
   connection: Connection,
   text: string,
   params: ReadonlyArray<unknown> | undefined
 ): Effect.Effect<ReadonlyArray<Row>, PgError> => {
-  if (!connection.dirty && changesSession(text)) connection.dirty = true
+  trackSession(connection, text)
   return run<Row>(connection, text, params)
 }
 

@@ -1,3 +1,4 @@
+import { isConnectionLostCode } from "@nebula/resource/ResourceError"
 import {
   ClientClosedError,
   ClientOfflineError,
@@ -163,18 +164,6 @@ export const classify = (connection: ConnectionImpl, error: unknown): Classified
 
 const authFailure = /^(WRONGPASS|NOAUTH)\b|\bAUTH\b.*\b(without any password|failed)\b|invalid (username-)?password/i
 
-const socketCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH"
-])
-
 const isConnectionLevel = (error: unknown): boolean =>
   error instanceof ClientClosedError ||
   error instanceof ClientOfflineError ||
@@ -183,7 +172,7 @@ const isConnectionLevel = (error: unknown): boolean =>
   error instanceof ConnectionTimeoutError ||
   error instanceof SocketTimeoutError ||
   error instanceof ReconnectStrategyError ||
-  (typeof error === "object" && error !== null && "code" in error && socketCodes.has(String(error.code)))
+  (typeof error === "object" && error !== null && "code" in error && isConnectionLostCode(String(error.code)))
 
 /** @internal */
 export const describe = (error: unknown): string => {

@@ -224,8 +224,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const fifo = options.selection === "fifo"
   const shared = params.concurrency > 1
   const { needsRecycle, recycle, validate } = lifecycle
+  const neverRecycles = recycle === undefined || shared
   const skipsRecycle = (instance: I): boolean =>
-    recycle === undefined || shared || (needsRecycle !== undefined && !needsRecycle(instance))
+    neverRecycles || (needsRecycle !== undefined && !needsRecycle(instance))
   const tenancyLabel = Tenancy.format(params.tenancy)
   const now = () => clock.currentTimeMillisUnsafe()
 
@@ -576,14 +577,16 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return returnAfterHold(entry, at, holdMs)
   }
 
+  const returnAfter = (entry: Entry<I>, keep: Effect.Effect<boolean>): Effect.Effect<void> =>
+    Effect.flatMap(keep, (kept) => Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, kept))))
+
   const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
     entry.idleSince = at
-    const returned = skipsRecycle(entry.instance) && state._tag === "Serving" && !isExpired(entry, at)
+    const returned = state._tag !== "Serving" || isExpired(entry, at)
+      ? returnAfter(entry, keepOrDestroy(entry, at))
+      : skipsRecycle(entry.instance)
       ? waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
-      : Effect.flatMap(
-        keepOrDestroy(entry, at),
-        (kept) => Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, kept)))
-      )
+      : returnAfter(entry, keepAfterRecycle(entry))
     if (!entry.observed) return returned
     entry.observed = false
     return Effect.andThen(observeReleased(holdMs), returned)
