@@ -1,10 +1,14 @@
 /**
  * `SELECT 1` through the driver (`Db.use`) against `pg.Pool` directly, on the real PostgreSQL at
- * `PG_URL`: both with at most 10 connections, 32 concurrent callers and the same number of queries,
- * after a warm-up, in alternating rounds (the median round is kept). Prints a table and merges the
- * `pg-select1` entries into `benchmarks/results.json` at the repository root.
+ * `PG_URL`: at most 10 connections, 32 concurrent callers and the same number of queries each.
+ * A third line, `effect-pg-pool`, drives `pg.Pool` from Effect fibers: the Effect runtime's own cost,
+ * with no framework. After a warm-up the implementations run in rotating order, round after round;
+ * each keeps its median round, and its ratio is the median of its per-round ratios to `pg.Pool`,
+ * which cancels the drift of a machine shared with the servers. `cpu µs/op` is this process's CPU
+ * time per query. Prints a table and merges the `pg-select1` entries into `benchmarks/results.json`.
  *
- * Run with `npx node packages/resource-pg/bench/pg.bench.ts` (`BENCH_PG_OPS`, `BENCH_ROUNDS` to tune).
+ * Run with `npx node packages/resource-pg/bench/pg.bench.ts` (`BENCH_PG_OPS`, `BENCH_ROUNDS`,
+ * `BENCH_CALLERS` to tune).
  */
 import { Manager } from "@nebula/resource"
 import { Effect, Layer, ManagedRuntime, References } from "effect"
@@ -17,8 +21,8 @@ import * as PgResource from "../src/PgResource.ts"
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const TOTAL = Number(process.env.BENCH_PG_OPS ?? 20_000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-const CALLERS = 32
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
+const CALLERS = Number(process.env.BENCH_CALLERS ?? 32)
 const MAX = 10
 const WARMUP = 2_000
 const SCENARIO = "pg-select1"
@@ -29,10 +33,11 @@ interface Result {
   readonly opsPerSec: number
   readonly p50Us: number
   readonly p99Us: number
+  readonly cpuUsPerOp: number
 }
 
 interface Impl {
-  readonly name: "pg-pool" | "manager-pg"
+  readonly name: "pg-pool" | "effect-pg-pool" | "manager-pg"
   /** Runs `total` queries from `callers` concurrent callers, writing each latency (ms) into `samples`. */
   readonly run: (total: number, callers: number, samples: Float64Array) => Promise<void>
   readonly close: () => Promise<void>
@@ -58,6 +63,45 @@ const pgPool = (): Impl => {
   }
 }
 
+/** `callers` fibers running `select1` in a loop, `total` times in all, each latency (ms) into `samples`. */
+const fiberCallers = <E, R>(
+  select1: Effect.Effect<unknown, E, R>,
+  total: number,
+  callers: number,
+  samples: Float64Array
+): Effect.Effect<void, E, R> => {
+  let next = 0
+  const caller = (n: number) =>
+    Effect.gen(function*() {
+      for (; n > 0; n--) {
+        const start = performance.now()
+        yield* select1
+        samples[next++] = performance.now() - start
+      }
+    })
+  return Effect.forEach(Array.from({ length: callers }, (_, i) => share(total, callers, i)), caller, {
+    concurrency: "unbounded",
+    discard: true
+  })
+}
+
+/** `pg.Pool` driven from Effect fibers: what the Effect runtime costs on its own, with no framework. */
+const effectPgPool = (): Impl => {
+  const pool = new pg.Pool({ connectionString: PG_URL, max: MAX, application_name: "nebula-bench-effect-pg-pool" })
+  const select1 = Effect.callback<pg.QueryResult, Error>((resume) => {
+    pool.query(
+      "SELECT 1",
+      (error: Error | undefined, result: pg.QueryResult) =>
+        resume(error === undefined ? Effect.succeed(result) : Effect.fail(error))
+    )
+  })
+  return {
+    name: "effect-pg-pool",
+    run: (total, callers, samples) => Effect.runPromise(fiberCallers(select1, total, callers, samples)),
+    close: () => pool.end()
+  }
+}
+
 const managerPg = (): Impl => {
   const url = new URL(PG_URL)
   url.password = ""
@@ -71,32 +115,18 @@ const managerPg = (): Impl => {
   const select1 = Db.use(PgResource.query("SELECT 1"))
   return {
     name: "manager-pg",
-    run: (total, callers, samples) => {
-      let next = 0
-      const caller = (n: number) =>
-        Effect.gen(function*() {
-          for (; n > 0; n--) {
-            const start = performance.now()
-            yield* select1
-            samples[next++] = performance.now() - start
-          }
-        })
-      return runtime.runPromise(
-        Effect.forEach(Array.from({ length: callers }, (_, i) => share(total, callers, i)), caller, {
-          concurrency: "unbounded",
-          discard: true
-        })
-      )
-    },
+    run: (total, callers, samples) => runtime.runPromise(fiberCallers(select1, total, callers, samples)),
     close: () => runtime.dispose()
   }
 }
 
 const measure = async (impl: Impl, total: number): Promise<Result> => {
   const samples = new Float64Array(total)
+  const cpu = process.cpuUsage()
   const start = performance.now()
   await impl.run(total, CALLERS, samples)
   const elapsed = performance.now() - start
+  const used = process.cpuUsage(cpu)
   const sorted = Array.from(samples).sort((a, b) => a - b)
   const at = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! * 1000)
   return {
@@ -104,7 +134,8 @@ const measure = async (impl: Impl, total: number): Promise<Result> => {
     impl: impl.name,
     opsPerSec: Math.round(total / (elapsed / 1000)),
     p50Us: at(0.5),
-    p99Us: at(0.99)
+    p99Us: at(0.99),
+    cpuUsPerOp: Math.round((used.user + used.system) / total * 10) / 10
   }
 }
 
@@ -112,29 +143,35 @@ const median = (results: ReadonlyArray<Result>): Result =>
   [...results].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(results.length / 2)]!
 
 const main = async () => {
-  const impls = [pgPool(), managerPg()]
+  const impls = [pgPool(), effectPgPool(), managerPg()]
   for (const impl of impls) await impl.run(WARMUP, CALLERS, new Float64Array(WARMUP))
   const rounds = new Map<string, Array<Result>>(impls.map((impl) => [impl.name, []]))
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? impls : [...impls].reverse()
+    const order = impls.map((_, i) => impls[(i + round) % impls.length]!)
     for (const impl of order) rounds.get(impl.name)!.push(await measure(impl, TOTAL))
   }
   for (const impl of impls) await impl.close()
   const results = impls.map((impl) => median(rounds.get(impl.name)!))
-  const baseline = results[0]!.opsPerSec
+  const baseline = rounds.get("pg-pool")!
+  const ratio = (impl: Impl["name"]) => {
+    const ratios = rounds.get(impl)!.map((r, i) => r.opsPerSec / baseline[i]!.opsPerSec).sort((a, b) => a - b)
+    return ratios[Math.floor(ratios.length / 2)]!
+  }
   console.log(`\n${SCENARIO}: ${TOTAL} queries, ${CALLERS} callers, max ${MAX} connections, median of ${ROUNDS} rounds`)
-  console.table(results.map((r) => ({
+  const rows = results.map((r) => ({ ...r, vsBaseline: Number(ratio(r.impl as Impl["name"]).toFixed(3)) }))
+  console.table(rows.map((r) => ({
     impl: r.impl,
     "ops/s": r.opsPerSec,
     "p50 µs": r.p50Us,
     "p99 µs": r.p99Us,
-    "vs pg.Pool": (r.opsPerSec / baseline).toFixed(3),
+    "cpu µs/op": r.cpuUsPerOp,
+    "vs pg.Pool": r.vsBaseline,
     rounds: rounds.get(r.impl)!.map((x) => x.opsPerSec).join(" ")
   })))
   const file = resolve(dirname(fileURLToPath(import.meta.url)), "../../../benchmarks/results.json")
   const existing: Array<Result> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : []
   mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, JSON.stringify([...existing.filter((r) => r.scenario !== SCENARIO), ...results], null, 2) + "\n")
+  writeFileSync(file, JSON.stringify([...existing.filter((r) => r.scenario !== SCENARIO), ...rows], null, 2) + "\n")
   console.log(`merged into ${file}`)
 }
 

@@ -320,6 +320,130 @@ describe("ResourcePool", () => {
     })
   })
 
+  describe("waiting callers", () => {
+    const use = <A>(f: (instance: Fake.FakeInstance) => Effect.Effect<A>) =>
+      Manager.use("fake", f as (instance: unknown) => Effect.Effect<A>)
+
+    it.effect("a burst larger than max grows the pool to max while the rest queue", () => {
+      const fake = new Fake.Fake()
+      fake.create = () => Fake.slow(100)
+      return Effect.gen(function*() {
+        const seen = new Set<number>()
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: 12 }),
+          () =>
+            Effect.forkChild(use((i) => Effect.andThen(Effect.sync(() => seen.add(i.id)), Effect.sleep("1 second"))))
+        )
+        yield* settle
+        const queued = yield* Manager.stats("fake")
+        assert.strictEqual(queued.waiters, 12)
+        yield* TestClock.adjust("100 millis")
+        const grown = yield* Manager.stats("fake")
+        assert.strictEqual(grown.size, 4)
+        assert.strictEqual(grown.inUse, 4)
+        assert.strictEqual(grown.waiters, 8)
+        yield* TestClock.adjust("3 seconds")
+        for (const fiber of fibers) yield* Fiber.join(fiber)
+        assert.strictEqual(fake.created, 4)
+        assert.strictEqual(seen.size, 4)
+        const done = yield* Manager.stats("fake")
+        assert.strictEqual(done.acquisitions, 12)
+        assert.strictEqual(done.inUse, 0)
+        assert.strictEqual(done.waiters, 0)
+      }).pipe(provideFake(fake, { min: 0, max: 4 }))
+    })
+
+    it.effect("queued use callers are handed returning leases in arrival order", () => {
+      const fake = new Fake.Fake()
+      return Effect.gen(function*() {
+        const served: Array<[number, number]> = []
+        const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+        yield* settle
+        const fibers: Array<Fiber.Fiber<void, unknown>> = []
+        for (let i = 0; i < 5; i++) {
+          fibers.push(
+            yield* Effect.forkChild(use((instance) =>
+              Effect.andThen(
+                Effect.sync(() => served.push([i, instance.id])),
+                Effect.sleep("1 second")
+              )
+            ))
+          )
+          yield* settle
+        }
+        assert.strictEqual((yield* Manager.stats("fake")).waiters, 5)
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(holder)
+        for (const fiber of fibers) yield* Fiber.join(fiber)
+        assert.deepStrictEqual(served, [[0, 1], [1, 1], [2, 1], [3, 1], [4, 1]])
+        const stats = yield* Manager.stats("fake")
+        assert.strictEqual(stats.acquisitions, 6)
+        assert.strictEqual(stats.inUse, 0)
+      }).pipe(provideFake(fake, { min: 0, max: 1 }))
+    })
+
+    it.effect("a use whose body fails or dies still returns the handed-over lease", () => {
+      const fake = new Fake.Fake()
+      return Effect.gen(function*() {
+        const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+        yield* settle
+        const failing = yield* Effect.forkChild(
+          Effect.exit(use(() => Effect.fail("body failed") as Effect.Effect<never>))
+        )
+        const dying = yield* Effect.forkChild(Effect.exit(use(() => {
+          throw new Error("thrown by the body")
+        })))
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(holder)
+        assert.isTrue(Exit.isFailure(yield* Fiber.join(failing)))
+        assert.isTrue(Exit.isFailure(yield* Fiber.join(dying)))
+        const stats = yield* Manager.stats("fake")
+        assert.strictEqual(stats.inUse, 0)
+        assert.strictEqual(stats.acquisitions, 3)
+        yield* canReachMax(fake, 1)
+      }).pipe(provideFake(fake, { min: 0, max: 1 }))
+    })
+
+    it.effect("interrupting a queued use leaks nothing and passes the lease to the next caller", () => {
+      const fake = new Fake.Fake()
+      return Effect.gen(function*() {
+        const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+        yield* settle
+        const interrupted = yield* Effect.forkChild(use(() => Effect.never))
+        const next = yield* Effect.forkChild(use((instance) => Effect.succeed(instance.id)))
+        yield* settle
+        assert.strictEqual((yield* Manager.stats("fake")).waiters, 2)
+        yield* Fiber.interrupt(interrupted)
+        assert.strictEqual((yield* Manager.stats("fake")).waiters, 1)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(holder)
+        assert.strictEqual(yield* Fiber.join(next), 1)
+        assert.strictEqual((yield* Manager.stats("fake")).inUse, 0)
+        yield* canReachMax(fake, 1)
+      }).pipe(provideFake(fake, { min: 0, max: 1 }))
+    })
+
+    it.effect("a caller queued behind failing creates fails with the create error, not a bare timeout", () => {
+      const fake = new Fake.Fake()
+      fake.create = () => Fake.fail(new Error("connection refused"))
+      return Effect.gen(function*() {
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: 3 }),
+          () => Effect.forkChild(Effect.flip(Effect.scoped(acquire)))
+        )
+        yield* settle
+        yield* TestClock.adjust("2 seconds")
+        for (const fiber of fibers) {
+          const error = yield* Fiber.join(fiber)
+          assert.strictEqual(error._tag, "CreateFailed")
+          assert.match(error.reason, /connection refused/)
+          assert.isAtMost(error.attempts, 6)
+        }
+      }).pipe(provideFake(fake, { min: 0, max: 1, acquireTimeout: "2 seconds" }))
+    })
+  })
+
   describe("interruption", () => {
     it.effect("interrupting an acquire while it waits leaks nothing", () => {
       const fake = new Fake.Fake()

@@ -158,10 +158,14 @@ interface Entry<I> {
   afterKept: Effect.Effect<void>
 }
 
-interface Waiter {
+/** A caller asleep in the FIFO, resumed in one of three ways. */
+interface Waiter<I> {
   readonly deadline: number
-  resume: ((effect: Effect.Effect<void, AcquireError>) => void) | undefined
-  woken: boolean
+  /** Resumes the caller with a lease handed over by a return: the caller now holds it. */
+  readonly take: (entry: Entry<I>) => void
+  /** Resumes the caller to try the pool itself: a slot may have become free. */
+  readonly retry: () => void
+  readonly fail: (error: AcquireError) => void
 }
 
 interface Attempt {
@@ -234,7 +238,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /** Set by the health monitor: acquires (and creates) fail fast with this error. */
   let blocked: (() => AcquireError) | undefined
   const entries = new Map<I, Entry<I>>()
-  const waiters = new Set<Waiter>()
+  const waiters = new Set<Waiter<I>>()
   const hasWaiters = Latch.makeUnsafe(false)
   const closedError = new ResourceClosed({ key })
   let creating = 0
@@ -333,6 +337,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       })
 
   let abandoned = 0
+  /** The latest failing create (with its caller's attempt count) until a create succeeds: what a waiter that ran out of time reports. */
+  let failingCreates: { readonly error: CreateError; readonly count: number } | undefined
 
   const abandon = (fiber: Fiber.Fiber<unknown, unknown>): void => {
     abandoned++
@@ -460,6 +466,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     entry = fresh
     entries.set(instance, fresh)
     created++
+    failingCreates = undefined
     createHistogram.record((createdAt - startedAt) / 1000)
     yield* Scope.addFinalizer(scope, Effect.sync(() => entries.delete(instance)))
     yield* events.publish(ResourceEvent.InstanceCreated({ ...common(), createMs: createdAt - startedAt }))
@@ -509,7 +516,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       ? Effect.void
       : Scope.close(entry.scope, Exit.void)
     return Effect.uninterruptible(
-      Effect.andThen(Effect.andThen(close, Pool.invalidate(pool, entry.instance)), Effect.sync(wakeNext))
+      Effect.andThen(Effect.andThen(close, Pool.invalidate(pool, entry.instance)), Effect.sync(signalCapacity))
     )
   }
 
@@ -532,7 +539,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const afterReturn = (entry: Entry<I>, kept: boolean): void => {
     if (kept && fifo && entry.item !== undefined) moveToBack(entry.item)
     checkDrained()
-    wakeNext()
+    signalCapacity()
   }
 
   const keepAfterRecycle = (entry: Entry<I>): Effect.Effect<boolean> =>
@@ -577,15 +584,25 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return returnAfterHold(entry, at, holdMs)
   }
 
+  /** A kept instance goes straight to the first caller in the FIFO, or back to the pool when nobody waits. */
+  const returnKept = (entry: Entry<I>): Effect.Effect<void> => {
+    if (waiters.size === 0) return fifo ? entry.afterKept : entry.returnSlot
+    return Effect.suspend(() => handOff(entry) ? Effect.void : entry.afterKept)
+  }
+
   const returnAfter = (entry: Entry<I>, keep: Effect.Effect<boolean>): Effect.Effect<void> =>
-    Effect.flatMap(keep, (kept) => Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, kept))))
+    Effect.flatMap(
+      keep,
+      (kept) =>
+        kept ? returnKept(entry) : Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, false)))
+    )
 
   const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
     entry.idleSince = at
     const returned = state._tag !== "Serving" || isExpired(entry, at)
       ? returnAfter(entry, keepOrDestroy(entry, at))
       : skipsRecycle(entry.instance)
-      ? waiters.size === 0 && !fifo ? entry.returnSlot : entry.afterKept
+      ? returnKept(entry)
       : returnAfter(entry, keepAfterRecycle(entry))
     if (!entry.observed) return returned
     entry.observed = false
@@ -647,29 +664,55 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // waiting: a FIFO of callers for a full pool, woken one per returned slot
   // ---------------------------------------------------------------------------
 
-  const wakeNext = (): void => {
-    for (const waiter of waiters) {
-      if (waiter.woken) continue
-      waiter.woken = true
-      waiter.resume?.(Effect.void)
-      return
-    }
-  }
-
-  const leave = (waiter: Waiter): void => {
+  const leave = (waiter: Waiter<I>): void => {
     waiters.delete(waiter)
     if (waiters.size === 0) hasWaiters.closeUnsafe()
+  }
+
+  const nextWaiter = (): Waiter<I> | undefined => {
+    const first = waiters.values().next()
+    if (first.done === true) return undefined
+    leave(first.value)
+    return first.value
+  }
+
+  const handOff = (entry: Entry<I>): boolean => {
+    const waiter = nextWaiter()
+    if (waiter === undefined) return false
+    waiter.take(entry)
+    return true
+  }
+
+  /**
+   * Whether a caller may go through the pool itself: an item is free, or the pool can still grow
+   * beyond the creates that callers inside the pool already wait for.
+   */
+  const canTryPool = (): boolean => {
+    const s = pool.state
+    const active = s.items.size - s.invalidated.size
+    return s.waiters.size === 0
+      ? s.availableHead !== undefined || active < options.max
+      : active + s.waiters.size < options.max
+  }
+
+  /** Wakes the first waiter to try again when a slot may have become free without a lease to hand over. */
+  const signalCapacity = (): void => {
+    if (waiters.size === 0 || state._tag !== "Serving") return
+    purgeFailedSlots()
+    if (canTryPool()) nextWaiter()?.retry()
   }
 
   const expireWaiters = Effect.suspend(() => {
     const at = now()
     let next = Number.POSITIVE_INFINITY
     for (const waiter of waiters) {
-      if (!waiter.woken && waiter.deadline <= at) {
+      if (waiter.deadline <= at) {
         timeouts++
-        const error = new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() })
+        const error = failingCreates !== undefined
+          ? createErrorAfter(failingCreates.error, failingCreates.count)
+          : new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() })
         leave(waiter)
-        waiter.resume?.(Effect.fail(error))
+        waiter.fail(error)
       } else {
         next = Math.min(next, waiter.deadline)
       }
@@ -680,7 +723,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const failWaiters = (error: AcquireError = closedError): void => {
     for (const waiter of Array.from(waiters)) {
       leave(waiter)
-      waiter.resume?.(Effect.fail(error))
+      waiter.fail(error)
     }
     const failure = Exit.fail(error) as Exit.Failure<I, PoolError>
     for (const notify of Array.from(pool.state.waiters)) notify(failure)
@@ -737,11 +780,6 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return entry !== undefined
   }
 
-  const isFull = (): boolean => {
-    const s = pool.state
-    return s.availableHead === undefined && s.items.size - s.invalidated.size >= options.max
-  }
-
   const takeReady = Pool.get(pool) as Effect.Effect<I, never, Scope.Scope>
 
   const takeReadyObserved: Effect.Effect<I, never, Scope.Scope> = Effect.tap(takeReady, (instance) => {
@@ -755,15 +793,19 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const backoff = (failures: number) =>
     Math.min(ms(options.createBackoff) * 2 ** (failures - 1), ms(options.createBackoffMax))
 
+  /** The error of an acquire that ran out of time while creates kept failing: the create error, with the count. */
+  const createErrorAfter = (last: CreateError, attempts: number): AcquireError =>
+    last._tag === "CreateTimeout"
+      ? new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts })
+      : last._tag === "CreateFailed"
+      ? new CreateFailed({ key, reason: last.reason, attempts, retryable: true })
+      : last
+
   const timedOut = (attempt: Attempt): AcquireError => {
     timeouts++
-    const last = attempt.lastFailure
-    if (last !== undefined && attempt.phase !== "validate") {
-      return last._tag === "CreateTimeout"
-        ? new CreateTimeout({ key, timeoutMs: createTimeoutMs, attempts: attempt.failures })
-        : last._tag === "CreateFailed"
-        ? new CreateFailed({ key, reason: last.reason, attempts: attempt.failures, retryable: true })
-        : last
+    if (attempt.phase !== "validate") {
+      if (attempt.lastFailure !== undefined) return createErrorAfter(attempt.lastFailure, attempt.failures)
+      if (failingCreates !== undefined) return createErrorAfter(failingCreates.error, failingCreates.count)
     }
     const phase: AcquirePhase = attempt.phase === "validate" ? "validate" : creating > 0 ? "create" : "wait"
     return new AcquireTimeout({ key, phase, timeoutMs: acquireTimeoutMs, pool: numbers() })
@@ -809,6 +851,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     }
     attempt.failures++
     attempt.lastFailure = error
+    failingCreates = { error, count: attempt.failures }
     return Effect.andThen(Effect.sleep(backoff(attempt.failures)), leaseThroughPool(attempt))
   }
 
@@ -860,43 +903,100 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     Effect.timeoutOrElse(leaseThroughPool(attempt), {
       duration: Math.max(0, attempt.startedAt + acquireTimeoutMs - now()),
       orElse: () => Effect.fail(timedOut(attempt))
+    }).pipe(Effect.onError(() => Effect.sync(signalCapacity)))
+
+  /**
+   * Sleeps in the FIFO until a returning lease is handed over (`take`), a slot may be free (`retry`)
+   * or the wait fails. `take` runs first thing on the resumed fiber, before it can be interrupted,
+   * and must install the lease's release in its first step.
+   */
+  const waitInLine = <A, E, R>(
+    attempt: Attempt,
+    take: (entry: Entry<I>) => Effect.Effect<A, E, R>,
+    retry: () => Effect.Effect<A, E, R>,
+    fail: (error: AcquireError) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> => {
+    const turn = Effect.callback<A, E, R>((resume) => {
+      const waiter: Waiter<I> = {
+        deadline: attempt.startedAt + acquireTimeoutMs,
+        take: (entry) => resume(take(entry)),
+        retry: () => resume(retry()),
+        fail: (error) => resume(fail(error))
+      }
+      waiters.add(waiter)
+      hasWaiters.openUnsafe()
+      return Effect.sync(() => {
+        if (waiters.has(waiter)) leave(waiter)
+      })
+    })
+    return waiters.size === 0 ? Effect.andThen(onExhausted(), turn) : turn
+  }
+
+  const afterWake = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    Effect.suspend(() => {
+      if (state._tag !== "Serving") return Effect.fail(closedError)
+      if (blocked !== undefined) return failBlocked()
+      purgeFailedSlots()
+      if (readyEntry(now()) !== undefined) return takeReady
+      return canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt)
     })
 
+  const release = (entry: Entry<I>): Effect.Effect<void> => Effect.suspend(() => returnLease(entry))
+
+  /** The acquire's bookkeeping for a lease handed over at `at` (the return's time); returns the wait. */
+  const recordHandedOver = (entry: Entry<I>, attempt: Attempt): number => {
+    const at = entry.idleSince
+    const waitMs = Math.max(0, at - attempt.startedAt)
+    entry.leasedAt = at
+    slowAcquired++
+    waitHistogram.record(waitMs / 1000)
+    recentWaits.push(released + countInUse(), waitMs)
+    if (attempt.observed) entry.observed = true
+    return waitMs
+  }
+
+  /** A lease handed over in the FIFO is held by the caller's scope. */
   const acquireAfterWait = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
-    Effect.suspend(() => {
-      const startsExhaustion = waiters.size === 0
-      let waiter: Waiter | undefined
-      const turn = Effect.callback<void, AcquireError>((resume) => {
-        const self: Waiter = {
-          deadline: attempt.startedAt + acquireTimeoutMs,
-          woken: false,
-          resume: (effect) => {
-            self.resume = undefined
-            resume(effect)
-          }
-        }
-        waiter = self
-        waiters.add(self)
-        hasWaiters.openUnsafe()
-      })
-      const next = Effect.suspend(() => {
-        leave(waiter!)
-        if (state._tag !== "Serving") return Effect.fail(closedError)
-        if (blocked !== undefined) return failBlocked()
-        purgeFailedSlots()
-        if (readyEntry(now()) !== undefined) return takeReady
-        return isFull() ? acquireAfterWait(attempt) : acquireThroughPool(attempt)
-      })
-      const waited = Effect.ensuring(
-        Effect.andThen(spanned(attempt, "resource.acquire.wait", turn), next),
-        Effect.sync(() => {
-          if (waiter === undefined || !waiters.has(waiter)) return
-          leave(waiter)
-          if (waiter.woken) wakeNext()
-        })
-      )
-      return startsExhaustion ? Effect.andThen(onExhausted(), waited) : waited
-    })
+    Effect.flatMap(Scope.Scope, (scope) =>
+      spanned(
+        attempt,
+        "resource.acquire.wait",
+        waitInLine<I, AcquireError, Scope.Scope>(
+          attempt,
+          (entry) =>
+            Effect.as(
+              Scope.addFinalizer(scope, release(entry)),
+              entry.instance
+            ),
+          () => afterWake(attempt),
+          Effect.fail
+        )
+      ))
+
+  /** `use` for a caller that has to wait: a handed-over lease is returned when `f` exits, with no scope. */
+  const useAfterWait = <A, E, R>(
+    f: (instance: I) => Effect.Effect<A, E, R>,
+    attempt: Attempt,
+    caller: CallerIds | undefined
+  ): Effect.Effect<A, E | AcquireError, R> => {
+    const run = (instance: I) => {
+      if (caller !== undefined) stamp(instance, caller)
+      return f(instance)
+    }
+    return waitInLine<A, E | AcquireError, R>(
+      attempt,
+      (entry) =>
+        Effect.onExit(
+          Effect.suspend(() => {
+            const waitMs = recordHandedOver(entry, attempt)
+            return attempt.observed ? Effect.andThen(observeAcquired(waitMs), run(entry.instance)) : run(entry.instance)
+          }),
+          () => release(entry)
+        ),
+      () => Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), run)),
+      (error) => Effect.andThen(onAcquireFailed(error), Effect.fail(error))
+    )
+  }
 
   const failBlocked = (): Effect.Effect<never, AcquireError> => {
     const error = blocked!()
@@ -917,6 +1017,15 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     entry.caller = caller
   }
 
+  const newAttempt = (observed: boolean, traced: boolean): Attempt => ({
+    startedAt: now(),
+    observed,
+    traced,
+    phase: "wait",
+    failures: 0,
+    lastFailure: undefined
+  })
+
   const acquireNow = (
     observed: boolean,
     traced: boolean,
@@ -936,16 +1045,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return takeReady
     }
     purgeFailedSlots()
-    const attempt: Attempt = {
-      startedAt: now(),
-      observed,
-      traced,
-      phase: "wait",
-      failures: 0,
-      lastFailure: undefined
-    }
+    const attempt = newAttempt(observed, traced)
     return observeOutcome(
-      waiters.size === 0 && !isFull() ? acquireThroughPool(attempt) : acquireAfterWait(attempt),
+      waiters.size === 0 && canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt),
       attempt
     )
   }
@@ -964,6 +1066,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       sampleHold()
       return Pool.use(pool, f) as Effect.Effect<A, E, R>
     }
+    purgeFailedSlots()
+    if (!traced && (waiters.size !== 0 || !canTryPool())) return useAfterWait(f, newAttempt(observed, false), caller)
     return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed, traced, caller)), f))
   }
 
