@@ -20,8 +20,8 @@ import pg from "pg"
 import * as PgResource from "../src/PgResource.ts"
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const TOTAL = Number(process.env.BENCH_PG_OPS ?? 20_000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
+const TOTAL = Number(process.env.BENCH_PG_OPS ?? 5_000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 41)
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 32)
 const MAX = 10
 const WARMUP = 2_000
@@ -139,8 +139,10 @@ const measure = async (impl: Impl, total: number): Promise<Result> => {
   }
 }
 
-const median = (results: ReadonlyArray<Result>): Result =>
-  [...results].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(results.length / 2)]!
+const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!
+}
 
 const main = async () => {
   const impls = [pgPool(), effectPgPool(), managerPg()]
@@ -151,22 +153,27 @@ const main = async () => {
     for (const impl of order) rounds.get(impl.name)!.push(await measure(impl, TOTAL))
   }
   for (const impl of impls) await impl.close()
-  const results = impls.map((impl) => median(rounds.get(impl.name)!))
   const baseline = rounds.get("pg-pool")!
-  const ratio = (impl: Impl["name"]) => {
-    const ratios = rounds.get(impl)!.map((r, i) => r.opsPerSec / baseline[i]!.opsPerSec).sort((a, b) => a - b)
-    return ratios[Math.floor(ratios.length / 2)]!
-  }
-  console.log(`\n${SCENARIO}: ${TOTAL} queries, ${CALLERS} callers, max ${MAX} connections, median of ${ROUNDS} rounds`)
-  const rows = results.map((r) => ({ ...r, vsBaseline: Number(ratio(r.impl as Impl["name"]).toFixed(3)) }))
+  const rows = impls.map(({ name }) => {
+    const own = rounds.get(name)!
+    const ratios = own.map((r, i) => r.opsPerSec / baseline[i]!.opsPerSec)
+    const middle = [...own].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(own.length / 2)]!
+    return {
+      ...middle,
+      cpuUsPerOp: quantile(own.map((r) => r.cpuUsPerOp), 0.5),
+      vsBaseline: Number(quantile(ratios, 0.5).toFixed(3)),
+      vsBaselineQuartiles: [Number(quantile(ratios, 0.25).toFixed(3)), Number(quantile(ratios, 0.75).toFixed(3))]
+    }
+  })
+  console.log(`\n${SCENARIO}: ${TOTAL} queries a round, ${CALLERS} callers, max ${MAX} connections, ${ROUNDS} rounds`)
   console.table(rows.map((r) => ({
     impl: r.impl,
-    "ops/s": r.opsPerSec,
+    "ops/s (median round)": r.opsPerSec,
     "p50 µs": r.p50Us,
     "p99 µs": r.p99Us,
     "cpu µs/op": r.cpuUsPerOp,
-    "vs pg.Pool": r.vsBaseline,
-    rounds: rounds.get(r.impl)!.map((x) => x.opsPerSec).join(" ")
+    "vs pg.Pool (median)": r.vsBaseline,
+    "quartiles": r.vsBaselineQuartiles.join(" – ")
   })))
   const file = resolve(dirname(fileURLToPath(import.meta.url)), "../../../benchmarks/results.json")
   const existing: Array<Result> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : []

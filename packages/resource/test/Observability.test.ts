@@ -96,6 +96,37 @@ describe("Observability", () => {
       }).pipe(Effect.provide(Manager.layer))
     })
 
+    it.effect("a lease handed to a waiting caller reports the release before the next acquire", () => {
+      const fake = new Fake.Fake()
+      const use = (f: (instance: Fake.FakeInstance) => Effect.Effect<void>) =>
+        Manager.use("fake", f as (instance: unknown) => Effect.Effect<void>)
+      return Effect.gen(function*() {
+        const events = yield* collect()
+        const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+        yield* settle
+        const waiting = yield* Effect.forkChild(use(() => Effect.void))
+        const waitingScoped = yield* Effect.forkChild(Effect.scoped(acquireFake()))
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(holder)
+        yield* Fiber.join(waiting)
+        yield* Fiber.join(waitingScoped)
+        yield* settle
+        assert.deepStrictEqual(tags(events).filter((tag) => tag === "Acquired" || tag === "Released"), [
+          "Acquired",
+          "Released",
+          "Acquired",
+          "Released",
+          "Acquired",
+          "Released"
+        ])
+      }).pipe(
+        Effect.provide(
+          Fake.make(fake, { pool: { min: 0, max: 1 } }).layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))
+        )
+      )
+    })
+
     it.effect("subscribers see events from their subscription on, filtered by key or key prefix", () => {
       const a = new Fake.Fake()
       const b = new Fake.Fake()

@@ -587,7 +587,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /** A kept instance goes straight to the first caller in the FIFO, or back to the pool when nobody waits. */
   const returnKept = (entry: Entry<I>): Effect.Effect<void> => {
     if (waiters.size === 0) return fifo ? entry.afterKept : entry.returnSlot
-    return Effect.suspend(() => handOff(entry) ? Effect.void : entry.afterKept)
+    return handOff(entry) ? Effect.void : entry.afterKept
   }
 
   const returnAfter = (entry: Entry<I>, keep: Effect.Effect<boolean>): Effect.Effect<void> =>
@@ -599,15 +599,17 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
     entry.idleSince = at
-    const returned = state._tag !== "Serving" || isExpired(entry, at)
+    if (!entry.observed) return returnNow(entry, at)
+    entry.observed = false
+    return Effect.andThen(observeReleased(holdMs), Effect.suspend(() => returnNow(entry, at)))
+  }
+
+  const returnNow = (entry: Entry<I>, at: number): Effect.Effect<void> =>
+    state._tag !== "Serving" || isExpired(entry, at)
       ? returnAfter(entry, keepOrDestroy(entry, at))
       : skipsRecycle(entry.instance)
       ? returnKept(entry)
       : returnAfter(entry, keepAfterRecycle(entry))
-    if (!entry.observed) return returned
-    entry.observed = false
-    return Effect.andThen(observeReleased(holdMs), returned)
-  }
 
   const adopt = (item: Item<I>): void => {
     if (item.exit._tag !== "Success") return
@@ -941,8 +943,6 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt)
     })
 
-  const release = (entry: Entry<I>): Effect.Effect<void> => Effect.suspend(() => returnLease(entry))
-
   /** The acquire's bookkeeping for a lease handed over at `at` (the return's time); returns the wait. */
   const recordHandedOver = (entry: Entry<I>, attempt: Attempt): number => {
     const at = entry.idleSince
@@ -965,7 +965,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
           attempt,
           (entry) =>
             Effect.as(
-              Scope.addFinalizer(scope, release(entry)),
+              Scope.addFinalizerExit(scope, () => returnLease(entry)),
               entry.instance
             ),
           () => afterWake(attempt),
@@ -991,7 +991,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
             const waitMs = recordHandedOver(entry, attempt)
             return attempt.observed ? Effect.andThen(observeAcquired(waitMs), run(entry.instance)) : run(entry.instance)
           }),
-          () => release(entry)
+          () => returnLease(entry)
         ),
       () => Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), run)),
       (error) => Effect.andThen(onAcquireFailed(error), Effect.fail(error))
