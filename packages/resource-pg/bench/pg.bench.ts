@@ -21,7 +21,7 @@ import * as PgResource from "../src/PgResource.ts"
 
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const TOTAL = Number(process.env.BENCH_PG_OPS ?? 5_000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 41)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 101)
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 32)
 const MAX = 10
 const WARMUP = 2_000

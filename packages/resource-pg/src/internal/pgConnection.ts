@@ -98,14 +98,20 @@ export const isAlive = (connection: Connection): boolean => {
 // queries
 // -----------------------------------------------------------------------------
 
-/** Runs a statement and returns the driver's result (the last one, for a text with several). @internal */
-export const runResult = (
+const lastResult = (result: QueryResult | Array<QueryResult>): QueryResult =>
+  Array.isArray(result) ? result[result.length - 1]! : result
+
+const rowsOf = (result: QueryResult | Array<QueryResult>): ReadonlyArray<any> => lastResult(result)?.rows ?? []
+
+/** Runs a statement and resumes with `project` of the driver's result, in one step. */
+const runWith = <A>(
   connection: Connection,
   text: string,
   params: ReadonlyArray<unknown> | undefined,
-  rowMode?: "array"
-): Effect.Effect<QueryResult, PgError> =>
-  Effect.callback<QueryResult, PgError>((resume) => {
+  rowMode: "array" | undefined,
+  project: (result: QueryResult | Array<QueryResult>) => A
+): Effect.Effect<A, PgError> =>
+  Effect.callback<A, PgError>((resume) => {
     if (connection.broken) return resume(Effect.fail(brokenError))
     connection.running = true
     const done = (error: Error | undefined, result: QueryResult | Array<QueryResult>) => {
@@ -115,20 +121,27 @@ export const runResult = (
         if (failure.connection) connection.broken = true
         return resume(Effect.fail(failure))
       }
-      resume(Effect.succeed(Array.isArray(result) ? result[result.length - 1]! : result))
+      resume(Effect.succeed(project(result)))
     }
     if (rowMode === undefined) connection.client.query(text, params as Array<unknown>, done)
     else connection.client.query({ text, values: params as Array<unknown>, rowMode }, done)
     return connection.onInterrupt
   })
 
+/** Runs a statement and returns the driver's result (the last one, for a text with several). @internal */
+export const runResult = (
+  connection: Connection,
+  text: string,
+  params: ReadonlyArray<unknown> | undefined,
+  rowMode?: "array"
+): Effect.Effect<QueryResult, PgError> => runWith(connection, text, params, rowMode, lastResult)
+
 /** @internal */
 export const run = <Row>(
   connection: Connection,
   text: string,
   params: ReadonlyArray<unknown> | undefined
-): Effect.Effect<ReadonlyArray<Row>, PgError> =>
-  Effect.map(runResult(connection, text, params), (result) => (result?.rows ?? []) as ReadonlyArray<Row>)
+): Effect.Effect<ReadonlyArray<Row>, PgError> => runWith(connection, text, params, undefined, rowsOf)
 
 const plainStatement =
   /^\s*(select|insert|update|delete|merge|with|values|table|begin|start|commit|end|rollback|abort|savepoint|release|show|explain|copy|lock|fetch|move|close)\b/i

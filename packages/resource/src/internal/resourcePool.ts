@@ -34,6 +34,7 @@ import { type CleanupReason, ResourceEvent, type ShutdownPhase } from "../Resour
 import * as Tenancy from "../Tenancy.ts"
 import type { EventBus } from "./eventBus.ts"
 import { Histogram, Window } from "./histogram.ts"
+import { type Queued, WaiterQueue } from "./waiterQueue.ts"
 
 /** @internal */
 export interface CreateContext {
@@ -159,8 +160,8 @@ interface Entry<I> {
 }
 
 /** A caller asleep in the FIFO, resumed in one of three ways. */
-interface Waiter<I> {
-  readonly deadline: number
+interface Waiter<I> extends Queued {
+  readonly startedAt: number
   /** Resumes the caller with a lease handed over by a return: the caller now holds it. */
   readonly take: (entry: Entry<I>) => void
   /** Resumes the caller to try the pool itself: a slot may have become free. */
@@ -238,7 +239,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /** Set by the health monitor: acquires (and creates) fail fast with this error. */
   let blocked: (() => AcquireError) | undefined
   const entries = new Map<I, Entry<I>>()
-  const waiters = new Set<Waiter<I>>()
+  const waiters = new WaiterQueue<Waiter<I>>()
   const hasWaiters = Latch.makeUnsafe(false)
   const closedError = new ResourceClosed({ key })
   let creating = 0
@@ -666,16 +667,19 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // waiting: a FIFO of callers for a full pool, woken one per returned slot
   // ---------------------------------------------------------------------------
 
+  const enqueue = (waiter: Waiter<I>): void => {
+    waiters.add(waiter)
+    hasWaiters.openUnsafe()
+  }
+
   const leave = (waiter: Waiter<I>): void => {
-    waiters.delete(waiter)
-    if (waiters.size === 0) hasWaiters.closeUnsafe()
+    if (waiters.remove(waiter) && waiters.size === 0) hasWaiters.closeUnsafe()
   }
 
   const nextWaiter = (): Waiter<I> | undefined => {
-    const first = waiters.values().next()
-    if (first.done === true) return undefined
-    leave(first.value)
-    return first.value
+    const waiter = waiters.shift()
+    if (waiter !== undefined && waiters.size === 0) hasWaiters.closeUnsafe()
+    return waiter
   }
 
   const handOff = (entry: Entry<I>): boolean => {
@@ -707,8 +711,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const expireWaiters = Effect.suspend(() => {
     const at = now()
     let next = Number.POSITIVE_INFINITY
-    for (const waiter of waiters) {
-      if (waiter.deadline <= at) {
+    for (const waiter of waiters.toArray()) {
+      const deadline = waiter.startedAt + acquireTimeoutMs
+      if (deadline <= at) {
         timeouts++
         const error = failingCreates !== undefined
           ? createErrorAfter(failingCreates.error, failingCreates.count)
@@ -716,14 +721,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         leave(waiter)
         waiter.fail(error)
       } else {
-        next = Math.min(next, waiter.deadline)
+        next = Math.min(next, deadline)
       }
     }
     return next === Number.POSITIVE_INFINITY ? hasWaiters.await : Effect.sleep(Math.max(1, next - at))
   })
 
   const failWaiters = (error: AcquireError = closedError): void => {
-    for (const waiter of Array.from(waiters)) {
+    for (const waiter of waiters.toArray()) {
       leave(waiter)
       waiter.fail(error)
     }
@@ -920,16 +925,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   ): Effect.Effect<A, E, R> => {
     const turn = Effect.callback<A, E, R>((resume) => {
       const waiter: Waiter<I> = {
-        deadline: attempt.startedAt + acquireTimeoutMs,
+        queued: false,
+        startedAt: attempt.startedAt,
         take: (entry) => resume(take(entry)),
         retry: () => resume(retry()),
         fail: (error) => resume(fail(error))
       }
-      waiters.add(waiter)
-      hasWaiters.openUnsafe()
-      return Effect.sync(() => {
-        if (waiters.has(waiter)) leave(waiter)
-      })
+      enqueue(waiter)
+      return Effect.sync(() => leave(waiter))
     })
     return waiters.size === 0 ? Effect.andThen(onExhausted(), turn) : turn
   }
@@ -944,14 +947,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     })
 
   /** The acquire's bookkeeping for a lease handed over at `at` (the return's time); returns the wait. */
-  const recordHandedOver = (entry: Entry<I>, attempt: Attempt): number => {
+  const recordHandedOver = (entry: Entry<I>, startedAt: number, observed: boolean): number => {
     const at = entry.idleSince
-    const waitMs = Math.max(0, at - attempt.startedAt)
+    const waitMs = Math.max(0, at - startedAt)
     entry.leasedAt = at
     slowAcquired++
     waitHistogram.record(waitMs / 1000)
     recentWaits.push(released + countInUse(), waitMs)
-    if (attempt.observed) entry.observed = true
+    if (observed) entry.observed = true
     return waitMs
   }
 
@@ -973,29 +976,69 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         )
       ))
 
-  /** `use` for a caller that has to wait: a handed-over lease is returned when `f` exits, with no scope. */
+  /**
+   * A `use` caller that has to wait: one object per wait, the hot path of a contended pool. A
+   * handed-over lease is returned when `f` exits, with no scope; the hand-over installs that release
+   * in the first step the resumed fiber runs.
+   */
+  class UseWaiter<A, E, R> implements Waiter<I> {
+    queued = false
+    readonly startedAt = now()
+    private resume: (effect: Effect.Effect<A, E | AcquireError, R>) => void = () => {}
+    private entry: Entry<I> | undefined = undefined
+    private readonly observed: boolean
+    private readonly f: (instance: I) => Effect.Effect<A, E, R>
+    private readonly caller: CallerIds | undefined
+
+    constructor(observed: boolean, f: (instance: I) => Effect.Effect<A, E, R>, caller: CallerIds | undefined) {
+      this.observed = observed
+      this.f = f
+      this.caller = caller
+    }
+
+    readonly wait: Effect.Effect<A, E | AcquireError, R> = Effect.callback((resume) => {
+      this.resume = resume
+      enqueue(this)
+      return this.cancel
+    })
+
+    private readonly cancel = Effect.sync(() => leave(this))
+
+    private readonly runTaken = (): Effect.Effect<A, E, R> => {
+      const entry = this.entry!
+      const waitMs = recordHandedOver(entry, this.startedAt, this.observed)
+      if (this.caller !== undefined) stamp(entry.instance, this.caller)
+      const body = this.f(entry.instance)
+      return this.observed ? Effect.andThen(observeAcquired(waitMs), body) : body
+    }
+
+    private readonly returnTaken = (): Effect.Effect<void> => returnLease(this.entry!)
+
+    take(entry: Entry<I>): void {
+      this.entry = entry
+      this.resume(Effect.onExit(Effect.suspend(this.runTaken), this.returnTaken))
+    }
+
+    retry(): void {
+      const attempt = newAttempt(this.observed, false, this.startedAt)
+      this.resume(Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => {
+        if (this.caller !== undefined) stamp(instance, this.caller)
+        return this.f(instance)
+      })))
+    }
+
+    fail(error: AcquireError): void {
+      this.resume(Effect.andThen(onAcquireFailed(error), Effect.fail(error)))
+    }
+  }
+
   const useAfterWait = <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
-    attempt: Attempt,
+    observed: boolean,
     caller: CallerIds | undefined
   ): Effect.Effect<A, E | AcquireError, R> => {
-    const run = (instance: I) => {
-      if (caller !== undefined) stamp(instance, caller)
-      return f(instance)
-    }
-    return waitInLine<A, E | AcquireError, R>(
-      attempt,
-      (entry) =>
-        Effect.onExit(
-          Effect.suspend(() => {
-            const waitMs = recordHandedOver(entry, attempt)
-            return attempt.observed ? Effect.andThen(observeAcquired(waitMs), run(entry.instance)) : run(entry.instance)
-          }),
-          () => returnLease(entry)
-        ),
-      () => Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), run)),
-      (error) => Effect.andThen(onAcquireFailed(error), Effect.fail(error))
-    )
+    const { wait } = new UseWaiter(observed, f, caller)
+    return waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
   }
 
   const failBlocked = (): Effect.Effect<never, AcquireError> => {
@@ -1017,8 +1060,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     entry.caller = caller
   }
 
-  const newAttempt = (observed: boolean, traced: boolean): Attempt => ({
-    startedAt: now(),
+  const newAttempt = (observed: boolean, traced: boolean, startedAt = now()): Attempt => ({
+    startedAt,
     observed,
     traced,
     phase: "wait",
@@ -1067,7 +1110,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return Pool.use(pool, f) as Effect.Effect<A, E, R>
     }
     purgeFailedSlots()
-    if (!traced && (waiters.size !== 0 || !canTryPool())) return useAfterWait(f, newAttempt(observed, false), caller)
+    if (!traced && (waiters.size !== 0 || !canTryPool())) return useAfterWait(f, observed, caller)
     return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed, traced, caller)), f))
   }
 
