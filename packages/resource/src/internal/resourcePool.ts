@@ -977,23 +977,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       ))
 
   /**
-   * A `use` caller that has to wait: one object per wait, the hot path of a contended pool. A
-   * handed-over lease is returned when `f` exits, with no scope; the hand-over installs that release
-   * in the first step the resumed fiber runs.
+   * A caller that has to wait, one object per wait: the hot path of a contended pool. `wait` sleeps in
+   * the FIFO; `take` resumes the caller with an effect whose first step installs the handed-over
+   * lease's release, before the fiber can see an interrupt.
    */
-  class UseWaiter<A, E, R> implements Waiter<I> {
+  abstract class Waiting<A, E, R> implements Waiter<I> {
     queued = false
     readonly startedAt = now()
-    private resume: (effect: Effect.Effect<A, E | AcquireError, R>) => void = () => {}
-    private entry: Entry<I> | undefined = undefined
-    private readonly observed: boolean
-    private readonly f: (instance: I) => Effect.Effect<A, E, R>
-    private readonly caller: CallerIds | undefined
+    protected resume: (effect: Effect.Effect<A, E | AcquireError, R>) => void = () => {}
+    protected readonly observed: boolean
 
-    constructor(observed: boolean, f: (instance: I) => Effect.Effect<A, E, R>, caller: CallerIds | undefined) {
+    constructor(observed: boolean) {
       this.observed = observed
-      this.f = f
-      this.caller = caller
     }
 
     readonly wait: Effect.Effect<A, E | AcquireError, R> = Effect.callback((resume) => {
@@ -1003,6 +998,30 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     })
 
     private readonly cancel = Effect.sync(() => leave(this))
+
+    abstract take(entry: Entry<I>): void
+    abstract retry(): void
+
+    fail(error: AcquireError): void {
+      this.resume(Effect.andThen(onAcquireFailed(error), Effect.fail(error)))
+    }
+
+    protected retryAttempt(): Attempt {
+      return newAttempt(this.observed, false, this.startedAt)
+    }
+  }
+
+  /** A waiting `use`: the handed-over lease is returned when `f` exits, with no scope. */
+  class UseWaiter<A, E, R> extends Waiting<A, E, R> {
+    private entry: Entry<I> | undefined = undefined
+    private readonly f: (instance: I) => Effect.Effect<A, E, R>
+    private readonly caller: CallerIds | undefined
+
+    constructor(observed: boolean, f: (instance: I) => Effect.Effect<A, E, R>, caller: CallerIds | undefined) {
+      super(observed)
+      this.f = f
+      this.caller = caller
+    }
 
     private readonly runTaken = (): Effect.Effect<A, E, R> => {
       const entry = this.entry!
@@ -1020,25 +1039,44 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     }
 
     retry(): void {
-      const attempt = newAttempt(this.observed, false, this.startedAt)
+      const attempt = this.retryAttempt()
       this.resume(Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => {
         if (this.caller !== undefined) stamp(instance, this.caller)
         return this.f(instance)
       })))
     }
+  }
 
-    fail(error: AcquireError): void {
-      this.resume(Effect.andThen(onAcquireFailed(error), Effect.fail(error)))
+  /** A waiting scoped `acquire`: the handed-over lease is held by the caller's scope. */
+  class AcquireWaiter extends Waiting<I, never, Scope.Scope> {
+    take(entry: Entry<I>): void {
+      this.resume(
+        Effect.flatMap(Scope.Scope, (scope) =>
+          Effect.flatMap(
+            Scope.addFinalizerExit(scope, () => returnLease(entry)),
+            () => {
+              const waitMs = recordHandedOver(entry, this.startedAt, this.observed)
+              return this.observed ? Effect.as(observeAcquired(waitMs), entry.instance) : Effect.succeed(entry.instance)
+            }
+          ))
+      )
+    }
+
+    retry(): void {
+      const attempt = this.retryAttempt()
+      this.resume(observeOutcome(afterWake(attempt), attempt))
     }
   }
+
+  const exhaustedThen = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
 
   const useAfterWait = <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
     observed: boolean,
     caller: CallerIds | undefined
   ): Effect.Effect<A, E | AcquireError, R> => {
-    const { wait } = new UseWaiter(observed, f, caller)
-    return waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
+    return exhaustedThen(new UseWaiter(observed, f, caller).wait)
   }
 
   const failBlocked = (): Effect.Effect<never, AcquireError> => {
@@ -1088,11 +1126,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return takeReady
     }
     purgeFailedSlots()
+    if (waiters.size === 0 && canTryPool()) {
+      const attempt = newAttempt(observed, traced)
+      return observeOutcome(acquireThroughPool(attempt), attempt)
+    }
+    if (!traced) return exhaustedThen(new AcquireWaiter(observed).wait)
     const attempt = newAttempt(observed, traced)
-    return observeOutcome(
-      waiters.size === 0 && canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt),
-      attempt
-    )
+    return observeOutcome(acquireAfterWait(attempt), attempt)
   }
 
   const acquire: Effect.Effect<I, AcquireError, Scope.Scope> = Effect.suspend(() => acquireNow(false, false, undefined))
