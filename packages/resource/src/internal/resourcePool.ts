@@ -159,14 +159,21 @@ interface Entry<I> {
   afterKept: Effect.Effect<void>
 }
 
-/** A caller asleep in the FIFO, resumed in one of three ways. */
+/**
+ * A caller asleep in the FIFO. Taken out of it, it is given one outcome (a lease, a signal to try the
+ * pool, or a failure) and then resumed. The resumed effect's first step claims the outcome: a lease
+ * not yet claimed when the caller is interrupted goes back, and so does an unclaimed signal.
+ */
 interface Waiter<I> extends Queued {
   readonly startedAt: number
-  /** Resumes the caller with a lease handed over by a return: the caller now holds it. */
-  readonly take: (entry: Entry<I>) => void
+  lease: Entry<I> | undefined
+  signaled: boolean
+  failure: AcquireError | undefined
+  /** Resumes the caller with `lease`, which it then holds. */
+  take(entry: Entry<I>): void
   /** Resumes the caller to try the pool itself: a slot may have become free. */
-  readonly retry: () => void
-  readonly fail: (error: AcquireError) => void
+  retry(): void
+  fail(error: AcquireError): void
 }
 
 interface Attempt {
@@ -338,8 +345,11 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       })
 
   let abandoned = 0
-  /** The latest failing create (with its caller's attempt count) until a create succeeds: what a waiter that ran out of time reports. */
-  let failingCreates: { readonly error: CreateError; readonly count: number } | undefined
+  /**
+   * The latest failing create (with its caller's attempt count and time) until a create succeeds: what a
+   * caller that ran out of time reports when it failed during its wait.
+   */
+  let failingCreates: { readonly error: CreateError; readonly count: number; readonly at: number } | undefined
 
   const abandon = (fiber: Fiber.Fiber<unknown, unknown>): void => {
     abandoned++
@@ -588,14 +598,17 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /** A kept instance goes straight to the first caller in the FIFO, or back to the pool when nobody waits. */
   const returnKept = (entry: Entry<I>): Effect.Effect<void> => {
     if (waiters.size === 0) return fifo ? entry.afterKept : entry.returnSlot
-    return handOff(entry) ? Effect.void : entry.afterKept
+    return !needsValidation(entry, entry.idleSince) && handOff(entry) ? Effect.void : entry.afterKept
   }
 
   const returnAfter = (entry: Entry<I>, keep: Effect.Effect<boolean>): Effect.Effect<void> =>
     Effect.flatMap(
       keep,
-      (kept) =>
-        kept ? returnKept(entry) : Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, false)))
+      (kept) => {
+        if (!kept) return Effect.andThen(entry.returnSlot, Effect.sync(() => afterReturn(entry, false)))
+        entry.idleSince = now()
+        return returnKept(entry)
+      }
     )
 
   const returnAfterHold = (entry: Entry<I>, at: number, holdMs: number): Effect.Effect<void> => {
@@ -682,11 +695,57 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return waiter
   }
 
+  let resuming = false
+  const deferred: Array<Waiter<I>> = []
+
+  const resumeNow = (waiter: Waiter<I>): void => {
+    if (waiter.lease !== undefined) waiter.take(waiter.lease)
+    else if (waiter.failure !== undefined) waiter.fail(waiter.failure)
+    else if (waiter.signaled) waiter.retry()
+  }
+
+  /**
+   * Resumes a waiter that has its outcome. A resumed caller runs on the resumer's stack, and may
+   * return its lease and resume the next one at once: those are resumed one after another by the
+   * outermost call, not one inside another.
+   */
+  const dispatch = (waiter: Waiter<I>): void => {
+    if (resuming) {
+      deferred.push(waiter)
+      return
+    }
+    resuming = true
+    resumeNow(waiter)
+    for (let i = 0; i < deferred.length; i++) resumeNow(deferred[i]!)
+    deferred.length = 0
+    resuming = false
+  }
+
   const handOff = (entry: Entry<I>): boolean => {
     const waiter = nextWaiter()
     if (waiter === undefined) return false
-    waiter.take(entry)
+    waiter.lease = entry
+    dispatch(waiter)
     return true
+  }
+
+  const failWaiter = (waiter: Waiter<I>, error: AcquireError): void => {
+    leave(waiter)
+    waiter.failure = error
+    dispatch(waiter)
+  }
+
+  /** What an interrupted waiter leaves behind: its place, an unclaimed lease, an unclaimed signal. */
+  const cancelWaiter = (waiter: Waiter<I>): Effect.Effect<void> => {
+    leave(waiter)
+    if (waiter.signaled) {
+      waiter.signaled = false
+      signalCapacity()
+    }
+    const lease = waiter.lease
+    if (lease === undefined) return Effect.void
+    waiter.lease = undefined
+    return returnLease(lease)
   }
 
   /**
@@ -696,16 +755,19 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const canTryPool = (): boolean => {
     const s = pool.state
     const active = s.items.size - s.invalidated.size
-    return s.waiters.size === 0
-      ? s.availableHead !== undefined || active < options.max
-      : active + s.waiters.size < options.max
+    if (s.availableHead !== undefined && (s.waiters.size === 0 || shared)) return true
+    return active + (shared ? 0 : s.waiters.size) < options.max
   }
 
   /** Wakes the first waiter to try again when a slot may have become free without a lease to hand over. */
   const signalCapacity = (): void => {
     if (waiters.size === 0 || state._tag !== "Serving") return
     purgeFailedSlots()
-    if (canTryPool()) nextWaiter()?.retry()
+    if (!canTryPool()) return
+    const waiter = nextWaiter()
+    if (waiter === undefined) return
+    waiter.signaled = true
+    dispatch(waiter)
   }
 
   const expireWaiters = Effect.suspend(() => {
@@ -715,11 +777,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const deadline = waiter.startedAt + acquireTimeoutMs
       if (deadline <= at) {
         timeouts++
-        const error = failingCreates !== undefined
+        const error = failingCreates !== undefined && failingCreates.at >= waiter.startedAt
           ? createErrorAfter(failingCreates.error, failingCreates.count)
           : new AcquireTimeout({ key, phase: "wait", timeoutMs: acquireTimeoutMs, pool: numbers() })
-        leave(waiter)
-        waiter.fail(error)
+        failWaiter(waiter, error)
       } else {
         next = Math.min(next, deadline)
       }
@@ -728,10 +789,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   })
 
   const failWaiters = (error: AcquireError = closedError): void => {
-    for (const waiter of waiters.toArray()) {
-      leave(waiter)
-      waiter.fail(error)
-    }
+    for (const waiter of waiters.toArray()) failWaiter(waiter, error)
     const failure = Exit.fail(error) as Exit.Failure<I, PoolError>
     for (const notify of Array.from(pool.state.waiters)) notify(failure)
   }
@@ -812,7 +870,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     timeouts++
     if (attempt.phase !== "validate") {
       if (attempt.lastFailure !== undefined) return createErrorAfter(attempt.lastFailure, attempt.failures)
-      if (failingCreates !== undefined) return createErrorAfter(failingCreates.error, failingCreates.count)
+      if (failingCreates !== undefined && failingCreates.at >= attempt.startedAt) {
+        return createErrorAfter(failingCreates.error, failingCreates.count)
+      }
     }
     const phase: AcquirePhase = attempt.phase === "validate" ? "validate" : creating > 0 ? "create" : "wait"
     return new AcquireTimeout({ key, phase, timeoutMs: acquireTimeoutMs, pool: numbers() })
@@ -858,7 +918,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     }
     attempt.failures++
     attempt.lastFailure = error
-    failingCreates = { error, count: attempt.failures }
+    failingCreates = { error, count: attempt.failures, at: now() }
     return Effect.andThen(Effect.sleep(backoff(attempt.failures)), leaseThroughPool(attempt))
   }
 
@@ -912,31 +972,6 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       orElse: () => Effect.fail(timedOut(attempt))
     }).pipe(Effect.onError(() => Effect.sync(signalCapacity)))
 
-  /**
-   * Sleeps in the FIFO until a returning lease is handed over (`take`), a slot may be free (`retry`)
-   * or the wait fails. `take` runs first thing on the resumed fiber, before it can be interrupted,
-   * and must install the lease's release in its first step.
-   */
-  const waitInLine = <A, E, R>(
-    attempt: Attempt,
-    take: (entry: Entry<I>) => Effect.Effect<A, E, R>,
-    retry: () => Effect.Effect<A, E, R>,
-    fail: (error: AcquireError) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E, R> => {
-    const turn = Effect.callback<A, E, R>((resume) => {
-      const waiter: Waiter<I> = {
-        queued: false,
-        startedAt: attempt.startedAt,
-        take: (entry) => resume(take(entry)),
-        retry: () => resume(retry()),
-        fail: (error) => resume(fail(error))
-      }
-      enqueue(waiter)
-      return Effect.sync(() => leave(waiter))
-    })
-    return waiters.size === 0 ? Effect.andThen(onExhausted(), turn) : turn
-  }
-
   const afterWake = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
       if (state._tag !== "Serving") return Effect.fail(closedError)
@@ -958,37 +993,23 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return waitMs
   }
 
-  /** A lease handed over in the FIFO is held by the caller's scope. */
-  const acquireAfterWait = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
-    Effect.flatMap(Scope.Scope, (scope) =>
-      spanned(
-        attempt,
-        "resource.acquire.wait",
-        waitInLine<I, AcquireError, Scope.Scope>(
-          attempt,
-          (entry) =>
-            Effect.as(
-              Scope.addFinalizerExit(scope, () => returnLease(entry)),
-              entry.instance
-            ),
-          () => afterWake(attempt),
-          Effect.fail
-        )
-      ))
-
   /**
    * A caller that has to wait, one object per wait: the hot path of a contended pool. `wait` sleeps in
    * the FIFO; `take` resumes the caller with an effect whose first step installs the handed-over
-   * lease's release, before the fiber can see an interrupt.
+   * lease's release and claims the lease.
    */
   abstract class Waiting<A, E, R> implements Waiter<I> {
     queued = false
-    readonly startedAt = now()
+    lease: Entry<I> | undefined = undefined
+    signaled = false
+    failure: AcquireError | undefined = undefined
+    readonly startedAt: number
     protected resume: (effect: Effect.Effect<A, E | AcquireError, R>) => void = () => {}
     protected readonly observed: boolean
 
-    constructor(observed: boolean) {
+    constructor(observed: boolean, startedAt: number) {
       this.observed = observed
+      this.startedAt = startedAt
     }
 
     readonly wait: Effect.Effect<A, E | AcquireError, R> = Effect.callback((resume) => {
@@ -997,17 +1018,28 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return this.cancel
     })
 
-    private readonly cancel = Effect.sync(() => leave(this))
+    private readonly cancel = Effect.suspend(() => cancelWaiter(this))
 
     abstract take(entry: Entry<I>): void
-    abstract retry(): void
+    protected abstract retryWith(attempt: Attempt): Effect.Effect<A, E | AcquireError, R>
+
+    retry(): void {
+      const attempt = newAttempt(this.observed, false, this.startedAt)
+      this.resume(Effect.suspend(() => {
+        this.signaled = false
+        return this.retryWith(attempt)
+      }))
+    }
 
     fail(error: AcquireError): void {
+      this.failure = undefined
       this.resume(Effect.andThen(onAcquireFailed(error), Effect.fail(error)))
     }
 
-    protected retryAttempt(): Attempt {
-      return newAttempt(this.observed, false, this.startedAt)
+    /** Claims the handed-over lease once its release is installed; the acquire's bookkeeping. */
+    protected claim(entry: Entry<I>): number {
+      this.lease = undefined
+      return recordHandedOver(entry, this.startedAt, this.observed)
     }
   }
 
@@ -1018,14 +1050,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     private readonly caller: CallerIds | undefined
 
     constructor(observed: boolean, f: (instance: I) => Effect.Effect<A, E, R>, caller: CallerIds | undefined) {
-      super(observed)
+      super(observed, now())
       this.f = f
       this.caller = caller
     }
 
     private readonly runTaken = (): Effect.Effect<A, E, R> => {
       const entry = this.entry!
-      const waitMs = recordHandedOver(entry, this.startedAt, this.observed)
+      const waitMs = this.claim(entry)
       if (this.caller !== undefined) stamp(entry.instance, this.caller)
       const body = this.f(entry.instance)
       return this.observed ? Effect.andThen(observeAcquired(waitMs), body) : body
@@ -1038,38 +1070,61 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       this.resume(Effect.onExit(Effect.suspend(this.runTaken), this.returnTaken))
     }
 
-    retry(): void {
-      const attempt = this.retryAttempt()
-      this.resume(Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => {
+    protected retryWith(attempt: Attempt): Effect.Effect<A, E | AcquireError, R> {
+      return Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => {
         if (this.caller !== undefined) stamp(instance, this.caller)
         return this.f(instance)
-      })))
+      }))
     }
   }
 
-  /** A waiting scoped `acquire`: the handed-over lease is held by the caller's scope. */
+  /**
+   * A waiting scoped `acquire`: the handed-over lease is held by the caller's scope. Within an outer
+   * attempt (a traced acquire, or one woken to try the pool that has to wait again) the outer attempt
+   * does the bookkeeping.
+   */
   class AcquireWaiter extends Waiting<I, never, Scope.Scope> {
+    private readonly outer: Attempt | undefined
+
+    constructor(observed: boolean, outer: Attempt | undefined) {
+      super(observed, outer === undefined ? now() : outer.startedAt)
+      this.outer = outer
+    }
+
     take(entry: Entry<I>): void {
       this.resume(
         Effect.flatMap(Scope.Scope, (scope) =>
           Effect.flatMap(
             Scope.addFinalizerExit(scope, () => returnLease(entry)),
             () => {
-              const waitMs = recordHandedOver(entry, this.startedAt, this.observed)
+              if (this.outer !== undefined) {
+                this.lease = undefined
+                return Effect.succeed(entry.instance)
+              }
+              const waitMs = this.claim(entry)
               return this.observed ? Effect.as(observeAcquired(waitMs), entry.instance) : Effect.succeed(entry.instance)
             }
           ))
       )
     }
 
-    retry(): void {
-      const attempt = this.retryAttempt()
-      this.resume(observeOutcome(afterWake(attempt), attempt))
+    protected retryWith(attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> {
+      return this.outer === undefined ? observeOutcome(afterWake(attempt), attempt) : afterWake(this.outer)
+    }
+
+    override fail(error: AcquireError): void {
+      if (this.outer === undefined) return super.fail(error)
+      this.failure = undefined
+      this.resume(Effect.fail(error))
     }
   }
 
   const exhaustedThen = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
+
+  /** Waits within an outer attempt, which observes the outcome. */
+  const acquireAfterWait = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    spanned(attempt, "resource.acquire.wait", exhaustedThen(new AcquireWaiter(attempt.observed, attempt).wait))
 
   const useAfterWait = <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,
@@ -1130,7 +1185,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const attempt = newAttempt(observed, traced)
       return observeOutcome(acquireThroughPool(attempt), attempt)
     }
-    if (!traced) return exhaustedThen(new AcquireWaiter(observed).wait)
+    if (!traced) return exhaustedThen(new AcquireWaiter(observed, undefined).wait)
     const attempt = newAttempt(observed, traced)
     return observeOutcome(acquireAfterWait(attempt), attempt)
   }

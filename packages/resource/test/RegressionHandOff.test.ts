@@ -1,0 +1,137 @@
+/**
+ * Regressions found by a review of the queued-caller hand-over: a resident instance being created,
+ * deep chains of hand-overs with synchronous bodies, validation of a handed-over lease, and a stale
+ * create failure reported by a later timeout.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import * as Manager from "../src/Manager.ts"
+import * as Resource from "../src/Resource.ts"
+import * as Fake from "./utils/fake.ts"
+
+const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
+const use = <A>(f: (instance: Fake.FakeInstance) => Effect.Effect<A>) =>
+  Manager.use("fake", f as (instance: unknown) => Effect.Effect<A>)
+const acquire = Manager.acquire("fake") as Effect.Effect<Fake.FakeInstance, any, any>
+
+describe("hand-over: a resident instance while its create is in flight", () => {
+  it.effect("a second caller shares the instance instead of queueing behind the first lease", () => {
+    let created = 0
+    const Http = Resource.make({
+      key: "http",
+      config: Schema.Struct({ baseUrl: Schema.String }),
+      resident: true,
+      pool: { min: 0 },
+      create: () => Effect.as(Effect.sleep("100 millis"), { id: ++created })
+    })
+    return Effect.gen(function*() {
+      const first = yield* Effect.forkChild(Http.use(() => Effect.sleep("1 minute")))
+      yield* settle
+      const second = yield* Effect.forkChild(Http.use((c) => Effect.succeed(c.id)))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* settle
+      // the shared instance exists with 1023 free slots: the second caller should be done by now
+      const early = second.pollUnsafe()
+      const waiters = (yield* Manager.stats("http")).waiters
+      yield* TestClock.adjust("30 seconds")
+      const exit = yield* Fiber.await(second)
+      yield* Fiber.interrupt(first)
+      assert.strictEqual(waiters, 0)
+      assert.deepStrictEqual(early, Exit.succeed(1))
+      assert.deepStrictEqual(exit, Exit.succeed(1))
+    }).pipe(
+      Effect.provide(Http.layer({ baseUrl: "x" }).pipe(Layer.provideMerge(Manager.layer)))
+    )
+  })
+})
+
+describe("hand-over: long chains of waiting callers", () => {
+  it.effect("1000 queued callers with synchronous bodies all finish and the lease comes back", () => {
+    const fake = new Fake.Fake()
+    return Effect.gen(function*() {
+      const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+      yield* settle
+      const fibers = yield* Effect.forEach(Array.from({ length: 1000 }), () => Effect.forkChild(use(() => Effect.void)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(holder)
+      yield* TestClock.adjust("1 minute") // past every acquire timeout
+      yield* settle
+      const exits = fibers.map((fiber) => fiber.pollUnsafe())
+      const stats = yield* Manager.stats("fake")
+      const shutdown = yield* Effect.forkChild(Manager.shutdown) // the leaked lease would hold the drain
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(shutdown)
+      const dead = exits.find((exit) => exit !== undefined && Exit.isFailure(exit))
+      assert.deepStrictEqual({
+        neverFinished: exits.filter((exit) => exit === undefined).length,
+        died: dead === undefined ? undefined : String(dead),
+        inUse: stats.inUse,
+        waiters: stats.waiters
+      }, { neverFinished: 0, died: undefined, inUse: 0, waiters: 0 })
+    }).pipe(
+      Effect.provide(
+        Fake.make(fake, { pool: { min: 0, max: 1 } }).layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))
+      )
+    )
+  })
+})
+
+describe("hand-over: a recovered create failure", () => {
+  it.effect("a create failure that was recovered from without a create does not become a later timeout's error", () => {
+    const fake = new Fake.Fake()
+    fake.create = [Fake.ok, Fake.fail(new Error("connection refused")), Fake.slow(10_000)]
+    return Effect.gen(function*() {
+      const a = yield* Effect.forkChild(Effect.scoped(Effect.andThen(acquire, Effect.sleep("10 millis"))))
+      yield* settle
+      // B's create fails once; during its 50 ms backoff A returns, so B's retry takes instance 1 (no create)
+      const b = yield* Effect.forkChild(Effect.scoped(Effect.andThen(acquire, Effect.sleep("1 minute"))))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(a)
+      assert.strictEqual(fake.createCalls, 2)
+      assert.strictEqual((yield* Manager.stats("fake")).inUse, 1)
+      // C's create is merely slow; nothing is failing any more
+      const c = yield* Effect.forkChild(Effect.flip(Effect.scoped(acquire)))
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(c)
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(b)
+      assert.strictEqual(error._tag, "AcquireTimeout")
+      assert.strictEqual(error.phase, "create")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Fake.make(fake, { pool: { min: 0, max: 2, acquireTimeout: "2 seconds" } }).layer({ label: "x" }).pipe(
+          Layer.provideMerge(Manager.layer)
+        )
+      )
+    )
+  })
+})
+
+describe("hand-over: validation", () => {
+  it.effect("with validateSkipWindow 0 every borrow is validated, including one handed to a waiting caller", () => {
+    const fake = new Fake.Fake()
+    return Effect.gen(function*() {
+      const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+      yield* settle
+      assert.strictEqual(fake.validateCalls, 1)
+      const waiting = yield* Effect.forkChild(use((i) => Effect.succeed(i.id)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(holder)
+      assert.strictEqual(yield* Fiber.join(waiting), 1)
+      assert.strictEqual(fake.validateCalls, 2)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Fake.make(fake, { withValidate: true, pool: { min: 0, max: 1, validateSkipWindow: 0 } }).layer({ label: "x" })
+          .pipe(Layer.provideMerge(Manager.layer))
+      )
+    )
+  })
+})
