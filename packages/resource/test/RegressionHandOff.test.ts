@@ -135,3 +135,38 @@ describe("hand-over: validation", () => {
     )
   })
 })
+
+describe("hand-over: a caller interrupted after a lease reached it", () => {
+  it.effect("the lease it had not claimed yet goes to the next caller", () => {
+    const fake = new Fake.Fake()
+    return Effect.gen(function*() {
+      const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+      yield* settle
+      let second: Fiber.Fiber<number, unknown> | undefined
+      const first = yield* Effect.forkChild(
+        use(() => Effect.void).pipe(Effect.andThen(Effect.sync(() => second!.interruptUnsafe())))
+      )
+      yield* settle
+      second = yield* Effect.forkChild(use((i) => Effect.succeed(i.id)))
+      yield* settle
+      const third = yield* Effect.forkChild(use((i) => Effect.succeed(i.id)))
+      yield* settle
+      assert.strictEqual((yield* Manager.stats("fake")).waiters, 3)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(holder)
+      yield* Fiber.join(first)
+      const interrupted = yield* Fiber.await(second)
+      assert.isTrue(Exit.hasInterrupts(interrupted))
+      assert.strictEqual(yield* Fiber.join(third), 1)
+      const stats = yield* Manager.stats("fake")
+      assert.strictEqual(stats.inUse, 0)
+      assert.strictEqual(stats.waiters, 0)
+      assert.strictEqual(stats.acquisitions, 3)
+      assert.strictEqual(fake.created, 1)
+    }).pipe(
+      Effect.provide(
+        Fake.make(fake, { pool: { min: 0, max: 1 } }).layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))
+      )
+    )
+  })
+})

@@ -735,7 +735,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     dispatch(waiter)
   }
 
-  /** What an interrupted waiter leaves behind: its place, an unclaimed lease, an unclaimed signal. */
+  /**
+   * What an interrupted waiter leaves behind: its place, an unclaimed signal, and an unclaimed lease,
+   * which goes on to the next caller (it never was a lease of this one).
+   */
   const cancelWaiter = (waiter: Waiter<I>): Effect.Effect<void> => {
     leave(waiter)
     if (waiter.signaled) {
@@ -745,7 +748,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     const lease = waiter.lease
     if (lease === undefined) return Effect.void
     waiter.lease = undefined
-    return returnLease(lease)
+    return state._tag === "Serving" ? returnKept(lease) : returnAfter(lease, keepOrDestroy(lease, now()))
   }
 
   /**
