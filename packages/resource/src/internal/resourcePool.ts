@@ -677,7 +677,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
 
   // ---------------------------------------------------------------------------
-  // waiting: a FIFO of callers for a full pool, woken one per returned slot
+  // waiting: a FIFO of callers for a full pool, handed returning leases in order
   // ---------------------------------------------------------------------------
 
   const enqueue = (waiter: Waiter<I>): void => {
@@ -730,6 +730,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
 
   const failWaiter = (waiter: Waiter<I>, error: AcquireError): void => {
+    if (!waiter.queued) return
     leave(waiter)
     waiter.failure = error
     dispatch(waiter)
@@ -777,6 +778,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     const at = now()
     let next = Number.POSITIVE_INFINITY
     for (const waiter of waiters.toArray()) {
+      if (!waiter.queued) continue
       const deadline = waiter.startedAt + acquireTimeoutMs
       if (deadline <= at) {
         timeouts++
