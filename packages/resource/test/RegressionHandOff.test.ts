@@ -1,7 +1,8 @@
 /**
- * Regressions found by a review of the queued-caller hand-over: a resident instance being created,
- * deep chains of hand-overs with synchronous bodies, validation of a handed-over lease, and a stale
- * create failure reported by a later timeout.
+ * Regressions found by two reviews of the queued-caller hand-over: a resident instance being created,
+ * deep chains of hand-overs with synchronous bodies, validation of a handed-over lease, a stale create
+ * failure reported by a later timeout, an interrupted caller's unclaimed lease, a created instance left
+ * idle while a caller waits, and the place in line of a caller woken for a slot another one took.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema } from "effect"
@@ -166,6 +167,81 @@ describe("hand-over: a caller interrupted after a lease reached it", () => {
     }).pipe(
       Effect.provide(
         Fake.make(fake, { pool: { min: 0, max: 1 } }).layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))
+      )
+    )
+  })
+})
+
+describe("hand-over: a created instance nobody in the pool waits for", () => {
+  it.effect("a return that goes to the pool (validation pending) serves an in-pool caller; the create it was waiting for then sits idle while a queued caller sleeps", () => {
+    const fake = new Fake.Fake()
+    fake.create = [Fake.ok, Fake.slow(5_000)]
+    return Effect.gen(function*() {
+      const holder = yield* Effect.forkChild(use(() => Effect.sleep("1 second")))
+      yield* settle
+      // C goes through the pool: room to grow, create #2 is slow
+      const c = yield* Effect.forkChild(Effect.scoped(Effect.andThen(acquire, Effect.sleep("1 minute"))))
+      yield* settle
+      // W has to queue: the pool's one free slot is C's create
+      const w = yield* Effect.forkChild(use((i) => Effect.succeed(i.id)))
+      yield* settle
+      assert.strictEqual((yield* Manager.stats("fake")).waiters, 2)
+      yield* TestClock.adjust("1 second") // holder returns #1 -> goes to C (validated)
+      yield* settle
+      yield* TestClock.adjust("5 seconds") // create #2 completes
+      yield* settle
+      const early = w.pollUnsafe()
+      const stats = yield* Manager.stats("fake")
+      yield* TestClock.adjust("30 seconds")
+      const late = yield* Fiber.await(w)
+      yield* Fiber.interrupt(c)
+      yield* Fiber.join(holder)
+      assert.deepStrictEqual({ waiters: stats.waiters, early, late: String(late) }, {
+        waiters: 0,
+        early: Exit.succeed(2),
+        late: String(Exit.succeed(2))
+      })
+    }).pipe(
+      Effect.provide(
+        Fake.make(fake, { withValidate: true, pool: { min: 0, max: 2, validateSkipWindow: 0 } }).layer({ label: "x" })
+          .pipe(Layer.provideMerge(Manager.layer))
+      )
+    )
+  })
+})
+
+describe("hand-over: a woken caller that has to wait again", () => {
+  it.effect("a caller woken for a slot another woken caller takes keeps its place in the queue", () => {
+    const fake = new Fake.Fake()
+    fake.create = [Fake.ok, Fake.slow(100), Fake.slow(100), Fake.slow(100)]
+    fake.recycle = [Fake.ok, Fake.fail("broken")]
+    const order: Array<string> = []
+    const body = (name: string, millis: number) => (i: Fake.FakeInstance) =>
+      Effect.andThen(
+        Effect.sync(() => order.push(`${name}#${i.id}`)),
+        millis === 0 ? Effect.void : Effect.sleep(millis)
+      )
+    return Effect.gen(function*() {
+      const holder = yield* Effect.forkChild(use(body("holder", 1000)))
+      yield* settle
+      const w1 = yield* Effect.forkChild(use(body("w1", 0))) // synchronous body; its return fails recycle
+      yield* settle
+      const w2 = yield* Effect.forkChild(use(body("w2", 1000)))
+      yield* settle
+      const w3 = yield* Effect.forkChild(use(body("w3", 1000)))
+      yield* settle
+      const w4 = yield* Effect.forkChild(use(body("w4", 1000)))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      const waiting = (yield* Manager.stats("fake")).waiters
+      yield* TestClock.adjust("10 seconds")
+      yield* Effect.forEach([holder, w1, w2, w3, w4], Fiber.join)
+      assert.deepStrictEqual({ order, waiting }, { order: ["holder#1", "w1#1", "w2#2", "w3#2", "w4#2"], waiting: 3 })
+    }).pipe(
+      Effect.provide(
+        Fake.make(fake, { withRecycle: true, pool: { min: 0, max: 1 } }).layer({ label: "x" })
+          .pipe(Layer.provideMerge(Manager.layer))
       )
     )
   })

@@ -7,16 +7,21 @@ interface Entry {
   queued: boolean
 }
 
-type Op = { readonly kind: "add" } | { readonly kind: "shift" } | { readonly kind: "remove"; readonly pick: number }
+type Op =
+  | { readonly kind: "add" }
+  | { readonly kind: "unshift" }
+  | { readonly kind: "shift" }
+  | { readonly kind: "remove"; readonly pick: number }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.constant({ kind: "add" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "unshift" as const }) },
   { weight: 3, arbitrary: fc.constant({ kind: "shift" as const }) },
   { weight: 3, arbitrary: fc.nat(1000).map((pick) => ({ kind: "remove" as const, pick })) }
 )
 
 describe("WaiterQueue", () => {
-  it("behaves as a FIFO list with removal, through holes and compaction", () => {
+  it("behaves as a FIFO list with removal and put-back, through holes and compaction", () => {
     let longRuns = 0
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 3000, size: "max" }), (ops) => {
@@ -30,6 +35,11 @@ describe("WaiterQueue", () => {
             all.push(entry)
             queue.add(entry)
             model.push(entry)
+          } else if (op.kind === "unshift") {
+            const entry: Entry = { id: next++, queued: false }
+            all.push(entry)
+            queue.unshift(entry)
+            model.unshift(entry)
           } else if (op.kind === "shift") {
             const taken = queue.shift()
             const expected = model.shift()

@@ -680,8 +680,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // waiting: a FIFO of callers for a full pool, handed returning leases in order
   // ---------------------------------------------------------------------------
 
-  const enqueue = (waiter: Waiter<I>): void => {
-    waiters.add(waiter)
+  const enqueue = (waiter: Waiter<I>, front = false): void => {
+    if (front) waiters.unshift(waiter)
+    else waiters.add(waiter)
     hasWaiters.openUnsafe()
   }
 
@@ -975,7 +976,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     Effect.timeoutOrElse(leaseThroughPool(attempt), {
       duration: Math.max(0, attempt.startedAt + acquireTimeoutMs - now()),
       orElse: () => Effect.fail(timedOut(attempt))
-    }).pipe(Effect.onError(() => Effect.sync(signalCapacity)))
+    }).pipe(Effect.onExit(() => Effect.sync(signalCapacity)))
 
   const afterWake = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
     Effect.suspend(() => {
@@ -983,7 +984,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       if (blocked !== undefined) return failBlocked()
       purgeFailedSlots()
       if (readyEntry(now()) !== undefined) return takeReady
-      return canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt)
+      return canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt, true)
     })
 
   /** The acquire's bookkeeping for a lease handed over at `at` (the return's time); returns the wait. */
@@ -1012,14 +1013,16 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     protected resume: (effect: Effect.Effect<A, E | AcquireError, R>) => void = () => {}
     protected readonly observed: boolean
 
-    constructor(observed: boolean, startedAt: number) {
+    private readonly front: boolean
+    constructor(observed: boolean, startedAt: number, front = false) {
       this.observed = observed
       this.startedAt = startedAt
+      this.front = front
     }
 
     readonly wait: Effect.Effect<A, E | AcquireError, R> = Effect.callback((resume) => {
       this.resume = resume
-      enqueue(this)
+      enqueue(this, this.front)
       return this.cancel
     })
 
@@ -1091,8 +1094,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   class AcquireWaiter extends Waiting<I, never, Scope.Scope> {
     private readonly outer: Attempt | undefined
 
-    constructor(observed: boolean, outer: Attempt | undefined) {
-      super(observed, outer === undefined ? now() : outer.startedAt)
+    constructor(observed: boolean, outer: Attempt | undefined, front = false) {
+      super(observed, outer === undefined ? now() : outer.startedAt, front)
       this.outer = outer
     }
 
@@ -1128,8 +1131,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
 
   /** Waits within an outer attempt, which observes the outcome. */
-  const acquireAfterWait = (attempt: Attempt): Effect.Effect<I, AcquireError, Scope.Scope> =>
-    spanned(attempt, "resource.acquire.wait", exhaustedThen(new AcquireWaiter(attempt.observed, attempt).wait))
+  const acquireAfterWait = (attempt: Attempt, again = false): Effect.Effect<I, AcquireError, Scope.Scope> =>
+    spanned(
+      attempt,
+      "resource.acquire.wait",
+      again
+        ? new AcquireWaiter(attempt.observed, attempt, true).wait
+        : exhaustedThen(new AcquireWaiter(attempt.observed, attempt).wait)
+    )
 
   const useAfterWait = <A, E, R>(
     f: (instance: I) => Effect.Effect<A, E, R>,

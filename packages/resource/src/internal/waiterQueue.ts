@@ -25,6 +25,14 @@ export class WaiterQueue<W extends Queued> {
     this.size++
   }
 
+  /** Puts an entry back at the front (a woken caller that has to wait again keeps its place). */
+  unshift(waiter: W): void {
+    waiter.queued = true
+    if (this.head > 0) this.items[--this.head] = waiter
+    else this.items.unshift(waiter)
+    this.size++
+  }
+
   /** Removes a queued entry; false when it was not queued. */
   remove(waiter: W): boolean {
     if (!waiter.queued) return false
