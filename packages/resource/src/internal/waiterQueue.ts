@@ -9,7 +9,7 @@ export interface Queued {
 
 /**
  * A FIFO of waiting callers with O(1) add, remove and shift and no allocation per operation beyond
- * the array's growth. A removed entry leaves a hole that `shift` skips; holes and the consumed front
+ * the array's growth; `unshift` puts a caller back at the front. A removed entry leaves a hole that `shift` skips; holes and the consumed front
  * are compacted away once they outnumber the entries.
  *
  * @internal
