@@ -500,6 +500,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
   const isExpired = (entry: Entry<I>, at: number) => at >= entry.expiresAt
 
+  /** A lease just returned is validated before its next borrow only when every borrow is validated. */
+  const validatesEveryBorrow = validate !== undefined && !shared && skipWindowMs <= 0
+
   const needsValidation = (entry: Entry<I>, at: number) =>
     validate !== undefined && !shared && at - entry.idleSince >= skipWindowMs
 
@@ -598,7 +601,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /** A kept instance goes straight to the first caller in the FIFO, or back to the pool when nobody waits. */
   const returnKept = (entry: Entry<I>): Effect.Effect<void> => {
     if (waiters.size === 0) return fifo ? entry.afterKept : entry.returnSlot
-    return !needsValidation(entry, entry.idleSince) && handOff(entry) ? Effect.void : entry.afterKept
+    return !validatesEveryBorrow && handOff(entry) ? Effect.void : entry.afterKept
   }
 
   const returnAfter = (entry: Entry<I>, keep: Effect.Effect<boolean>): Effect.Effect<void> =>
@@ -952,18 +955,22 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       ).pipe(Effect.onInterrupt(() => Scope.close(holder, Exit.void)))
     })
 
-  const onAcquired = (instance: I, attempt: Attempt): Effect.Effect<void> => {
-    const entry = entries.get(instance)
-    if (entry === undefined) return Effect.void
-    const at = now()
-    const waitMs = at - attempt.startedAt
+  /** The bookkeeping of an acquire that did not take the fast path, leased at `at`; returns its wait. */
+  const recordAcquired = (entry: Entry<I>, startedAt: number, at: number, observed: boolean): number => {
+    const waitMs = Math.max(0, at - startedAt)
     entry.leasedAt = at
     slowAcquired++
     waitHistogram.record(waitMs / 1000)
     recentWaits.push(released + countInUse(), waitMs)
-    if (!attempt.observed) return Effect.void
-    entry.observed = true
-    return observeAcquired(waitMs)
+    if (observed) entry.observed = true
+    return waitMs
+  }
+
+  const onAcquired = (instance: I, attempt: Attempt): Effect.Effect<void> => {
+    const entry = entries.get(instance)
+    if (entry === undefined) return Effect.void
+    const waitMs = recordAcquired(entry, attempt.startedAt, now(), attempt.observed)
+    return attempt.observed ? observeAcquired(waitMs) : Effect.void
   }
 
   const observeOutcome = (
@@ -986,18 +993,6 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       if (readyEntry(now()) !== undefined) return takeReady
       return canTryPool() ? acquireThroughPool(attempt) : acquireAfterWait(attempt, true)
     })
-
-  /** The acquire's bookkeeping for a lease handed over at `at` (the return's time); returns the wait. */
-  const recordHandedOver = (entry: Entry<I>, startedAt: number, observed: boolean): number => {
-    const at = entry.idleSince
-    const waitMs = Math.max(0, at - startedAt)
-    entry.leasedAt = at
-    slowAcquired++
-    waitHistogram.record(waitMs / 1000)
-    recentWaits.push(released + countInUse(), waitMs)
-    if (observed) entry.observed = true
-    return waitMs
-  }
 
   /**
    * A caller that has to wait, one object per wait: the hot path of a contended pool. `wait` sleeps in
@@ -1041,13 +1036,17 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
 
     fail(error: AcquireError): void {
       this.failure = undefined
-      this.resume(Effect.andThen(onAcquireFailed(error), Effect.fail(error)))
+      this.resume(this.failWith(error))
+    }
+
+    protected failWith(error: AcquireError): Effect.Effect<never, AcquireError> {
+      return Effect.andThen(onAcquireFailed(error), Effect.fail(error))
     }
 
     /** Claims the handed-over lease once its release is installed; the acquire's bookkeeping. */
     protected claim(entry: Entry<I>): number {
       this.lease = undefined
-      return recordHandedOver(entry, this.startedAt, this.observed)
+      return recordAcquired(entry, this.startedAt, entry.idleSince, this.observed)
     }
   }
 
@@ -1066,9 +1065,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     private readonly runTaken = (): Effect.Effect<A, E, R> => {
       const entry = this.entry!
       const waitMs = this.claim(entry)
-      if (this.caller !== undefined) stamp(entry.instance, this.caller)
-      const body = this.f(entry.instance)
+      const body = this.run(entry.instance)
       return this.observed ? Effect.andThen(observeAcquired(waitMs), body) : body
+    }
+
+    private readonly run = (instance: I): Effect.Effect<A, E, R> => {
+      if (this.caller !== undefined) stamp(instance, this.caller)
+      return this.f(instance)
     }
 
     private readonly returnTaken = (): Effect.Effect<void> => returnLease(this.entry!)
@@ -1079,10 +1082,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     }
 
     protected retryWith(attempt: Attempt): Effect.Effect<A, E | AcquireError, R> {
-      return Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => {
-        if (this.caller !== undefined) stamp(instance, this.caller)
-        return this.f(instance)
-      }))
+      return Effect.scoped(Effect.flatMap(observeOutcome(afterWake(attempt), attempt), this.run))
     }
   }
 
@@ -1120,10 +1120,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return this.outer === undefined ? observeOutcome(afterWake(attempt), attempt) : afterWake(this.outer)
     }
 
-    override fail(error: AcquireError): void {
-      if (this.outer === undefined) return super.fail(error)
-      this.failure = undefined
-      this.resume(Effect.fail(error))
+    protected override failWith(error: AcquireError): Effect.Effect<never, AcquireError> {
+      return this.outer === undefined ? super.failWith(error) : Effect.fail(error)
     }
   }
 
