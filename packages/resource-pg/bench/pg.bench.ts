@@ -1,5 +1,5 @@
 /**
- * `SELECT 1` through the driver (`Db.use`) against `pg.Pool` directly, on the real PostgreSQL at
+ * `SELECT 1` through the driver (`PgResource.execute`, and `Db.use`) against `pg.Pool` directly, on the real PostgreSQL at
  * `PG_URL`: at most 10 connections, 32 concurrent callers and the same number of queries each.
  * A third line, `effect-pg-pool`, drives `pg.Pool` from Effect fibers: the Effect runtime's own cost,
  * with no framework. After a warm-up the implementations run in rotating order, round after round;
@@ -37,7 +37,7 @@ interface Result {
 }
 
 interface Impl {
-  readonly name: "pg-pool" | "effect-pg-pool" | "manager-pg"
+  readonly name: "pg-pool" | "effect-pg-pool" | "manager-pg" | "manager-pg-use"
   /** Runs `total` queries from `callers` concurrent callers, writing each latency (ms) into `samples`. */
   readonly run: (total: number, callers: number, samples: Float64Array) => Promise<void>
   readonly close: () => Promise<void>
@@ -102,19 +102,23 @@ const effectPgPool = (): Impl => {
   }
 }
 
-const managerPg = (): Impl => {
+/**
+ * The driver: `manager-pg` runs `PgResource.execute(Db, "SELECT 1")`, the single-statement call that
+ * `pg.Pool.query` is; `manager-pg-use` leases a connection with `Db.use` and runs the query on it.
+ */
+const managerPg = (name: "manager-pg" | "manager-pg-use"): Impl => {
   const url = new URL(PG_URL)
   url.password = ""
-  const Db = PgResource.make("bench-db")
+  const Db = PgResource.make(name)
   const runtime = ManagedRuntime.make(
-    Db.layer({ url: url.toString(), applicationName: "nebula-bench-manager-pg" }, { pool: { max: MAX } }).pipe(
+    Db.layer({ url: url.toString(), applicationName: `nebula-bench-${name}` }, { pool: { max: MAX } }).pipe(
       Layer.provideMerge(Manager.layer),
       Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error"))
     )
   )
-  const select1 = Db.use(PgResource.query("SELECT 1"))
+  const select1 = name === "manager-pg" ? PgResource.execute(Db, "SELECT 1") : Db.use(PgResource.query("SELECT 1"))
   return {
-    name: "manager-pg",
+    name,
     run: (total, callers, samples) => runtime.runPromise(fiberCallers(select1, total, callers, samples)),
     close: () => runtime.dispose()
   }
@@ -145,7 +149,7 @@ const quantile = (values: ReadonlyArray<number>, q: number): number => {
 }
 
 const main = async () => {
-  const impls = [pgPool(), effectPgPool(), managerPg()]
+  const impls = [pgPool(), effectPgPool(), managerPg("manager-pg"), managerPg("manager-pg-use")]
   for (const impl of impls) await impl.run(WARMUP, CALLERS, new Float64Array(WARMUP))
   const rounds = new Map<string, Array<Result>>(impls.map((impl) => [impl.name, []]))
   for (let round = 0; round < ROUNDS; round++) {

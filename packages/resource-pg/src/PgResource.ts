@@ -21,9 +21,10 @@
  * @since 0.1.0
  */
 import * as Health from "@nebula/resource/Health"
+import * as Manager from "@nebula/resource/Manager"
 import type * as PoolOptions from "@nebula/resource/PoolOptions"
 import * as Resource from "@nebula/resource/Resource"
-import type { MissingCredential } from "@nebula/resource/ResourceError"
+import type { AcquireError, MissingCredential } from "@nebula/resource/ResourceError"
 import type * as Tenancy from "@nebula/resource/Tenancy"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -237,6 +238,39 @@ export const query: {
   isPgConnection(args[0])
     ? internal.query(args[0] as internal.Connection, args[1], args[2])
     : internal.prepare(args[0], args[1])
+
+/**
+ * Runs one statement on a pooled connection of `resource` and returns its rows: the single-statement
+ * counterpart of `pg.Pool.query`. The connection is leased for the statement alone; when the pool is
+ * full, the statement starts the moment a connection comes back, and the caller wakes once, with the
+ * rows. Use `Db.use` for several statements (or a transaction) on one connection.
+ *
+ * **Example** (One statement)
+ *
+ * ```ts
+ * import { Manager } from "@nebula/resource"
+ * import { PgResource } from "@nebula/resource-pg"
+ * import { Effect, Layer } from "effect"
+ *
+ * const Db = PgResource.make("db")
+ * const layer = Db.layer({ url: "postgres://app@127.0.0.1:5432/app" }).pipe(Layer.provideMerge(Manager.layer))
+ * const rows = PgResource.execute<{ readonly n: number }>(Db, "select $1::int as n", [1]).pipe(
+ *   Effect.provide(layer)
+ * )
+ * ```
+ *
+ * @category queries
+ * @since 0.1.0
+ */
+export const execute = <Row = Record<string, unknown>>(
+  resource: PgResource<any>,
+  sql: string,
+  params?: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<Row>, PgError | AcquireError, Manager.Manager> =>
+  Manager.useCallback(
+    resource.key,
+    internal.statement<Row>(sql, params) as Manager.Callback<unknown, ReadonlyArray<Row>, PgError>
+  )
 
 /**
  * Marks a connection broken, so that it is destroyed (and replaced) when its lease ends. Use it after

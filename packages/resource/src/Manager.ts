@@ -21,7 +21,13 @@ import type * as Health from "./Health.ts"
 import { findCycle, shutdownBatches } from "./internal/dependencyGraph.ts"
 import * as EventBus from "./internal/eventBus.ts"
 import type * as HealthMonitor from "./internal/healthMonitor.ts"
-import type { Percentiles, ResourcePool, ResourceShutdown, Stats as PoolStats } from "./internal/resourcePool.ts"
+import type {
+  Callback as PoolCallback,
+  Percentiles,
+  ResourcePool,
+  ResourceShutdown,
+  Stats as PoolStats
+} from "./internal/resourcePool.ts"
 import {
   AccessDenied,
   type AcquireError,
@@ -56,6 +62,16 @@ export interface Registry {}
  * @since 0.1.0
  */
 export type Stats = PoolStats
+
+/**
+ * One callback-style driver call on a leased instance, for `useCallback`: it starts the call, calls
+ * `resume` exactly once with the outcome and never throws. What it returns (if anything) runs when
+ * the caller is interrupted while the call is in flight: cancel it, or mark the instance broken.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Callback<Instance, A, E> = PoolCallback<Instance, A, E>
 
 /**
  * A registered resource as listed by `Manager.list`.
@@ -499,6 +515,24 @@ export const use: {
   })
 
 /**
+ * Leases an instance of `key` for one callback-style call (a single statement, a single command).
+ * When the pool is full, the caller sleeps once: the lease a caller returns starts this call on the
+ * spot, and the caller wakes with its outcome after its lease went back, with no second suspension.
+ * The lowest-overhead path, for drivers' single-call helpers; `use` runs any effect.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const useCallback: {
+  <K extends KnownKey, A, E>(key: K, start: Callback<Registry[K], A, E>): Effect.Effect<A, E | AcquireError, Manager>
+  <A, E>(key: string, start: Callback<unknown, A, E>): Effect.Effect<A, E | AcquireError, Manager>
+} = <A, E>(key: string, start: Callback<any, A, E>) =>
+  Effect.withFiber((fiber) => {
+    const manager = Context.getUnsafe(fiber.context, Manager)
+    return useCallbackFrom(manager.lookup(key), key, fiber, start, manager.events)
+  })
+
+/**
  * Statistics of one resource.
  *
  * @category accessors
@@ -642,6 +676,16 @@ const spanAttributes = (registration: Registration) => {
   }
 }
 
+/** The failure of a caller outside the resource's tenancy, or undefined. */
+const refusal = (
+  registration: Registration,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<never, AcquireError> | undefined => {
+  if (registration.tenancy._tag === "Global") return undefined
+  const caller = fiber.getRef(Caller).tenancy
+  return Tenancy.contains(registration.tenancy, caller) ? undefined : Effect.fail(denied(registration, caller))
+}
+
 /** @internal */
 export const acquireFrom = (
   registration: Registration | undefined,
@@ -650,10 +694,8 @@ export const acquireFrom = (
   events: EventBus.EventBus
 ): Effect.Effect<unknown, AcquireError, Scope.Scope> => {
   if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
-  if (registration.tenancy._tag !== "Global") {
-    const caller = fiber.getRef(Caller).tenancy
-    if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
-  }
+  const refused = refusal(registration, fiber)
+  if (refused !== undefined) return refused
   return isTraced(fiber.context)
     ? tracedAcquire(registration, events.observed(), callerIds(registration, fiber))
     : registration.pool.acquireNow(events.observed(), false, callerIds(registration, fiber))
@@ -690,12 +732,32 @@ export const useFrom = <A, E, R>(
   events: EventBus.EventBus
 ): Effect.Effect<A, E | AcquireError, R> => {
   if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
-  if (registration.tenancy._tag !== "Global") {
-    const caller = fiber.getRef(Caller).tenancy
-    if (!Tenancy.contains(registration.tenancy, caller)) return Effect.fail(denied(registration, caller))
-  }
+  const refused = refusal(registration, fiber)
+  if (refused !== undefined) return refused
   const observed = events.observed()
   return isTraced(fiber.context)
     ? Effect.scoped(Effect.flatMap(tracedAcquire(registration, observed, callerIds(registration, fiber)), f))
     : registration.pool.useNow(f, observed, false, callerIds(registration, fiber))
+}
+
+/** @internal */
+export const useCallbackFrom = <A, E>(
+  registration: Registration | undefined,
+  key: string,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  start: Callback<unknown, A, E>,
+  events: EventBus.EventBus
+): Effect.Effect<A, E | AcquireError> => {
+  if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
+  const refused = refusal(registration, fiber)
+  if (refused !== undefined) return refused
+  const observed = events.observed()
+  return isTraced(fiber.context)
+    ? Effect.scoped(
+      Effect.flatMap(
+        tracedAcquire(registration, observed, callerIds(registration, fiber)),
+        (instance) => Effect.callback<A, E>((resume) => start(instance, resume))
+      )
+    )
+    : registration.pool.useCallbackNow(start, observed, false, callerIds(registration, fiber))
 }

@@ -119,6 +119,8 @@ export interface Handle<Key extends string, Instance> {
   readonly key: Key
   readonly acquire: Effect.Effect<Instance, AcquireError, Scope.Scope>
   readonly use: <A, E, R>(f: (instance: Instance) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | AcquireError, R>
+  /** Leases an instance for one callback-style call (see `Manager.useCallback`). */
+  readonly useCallback: <A, E>(start: Manager.Callback<Instance, A, E>) => Effect.Effect<A, E | AcquireError>
   readonly stats: Effect.Effect<Manager.Stats>
 }
 
@@ -173,6 +175,10 @@ export interface Resource<
   readonly use: <A, E2, R2>(
     f: (instance: Instance) => Effect.Effect<A, E2, R2>
   ) => Effect.Effect<A, E2 | AcquireError, R2 | Manager.Manager>
+  /** Leases an instance for one callback-style call (see `Manager.useCallback`). */
+  readonly useCallback: <A, E2>(
+    start: Manager.Callback<Instance, A, E2>
+  ) => Effect.Effect<A, E2 | AcquireError, Manager.Manager>
 }
 
 /**
@@ -220,6 +226,7 @@ export const make = <
     layer: (config, options) => Layer.effect(tag, register(definition, dependencies, config, options)) as any,
     acquire: Manager.acquire(definition.key) as Effect.Effect<Instance, AcquireError, Scope.Scope | Manager.Manager>,
     use: (f) => Manager.use(definition.key, f as (instance: unknown) => Effect.Effect<any, any, any>),
+    useCallback: (start) => Manager.useCallback(definition.key, start as Manager.Callback<unknown, any, any>),
     pipe() {
       return pipeArguments(this, arguments)
     }
@@ -320,6 +327,16 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
             key,
             fiber,
             f as (instance: unknown) => Effect.Effect<any, any, any>,
+            manager.events
+          )
+        ),
+      useCallback: (start) =>
+        Effect.withFiber((fiber) =>
+          Manager.useCallbackFrom(
+            registration,
+            key,
+            fiber,
+            start as Manager.Callback<unknown, any, any>,
             manager.events
           )
         ),

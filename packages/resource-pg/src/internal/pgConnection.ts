@@ -103,6 +103,37 @@ const lastResult = (result: QueryResult | Array<QueryResult>): QueryResult =>
 
 const rowsOf = (result: QueryResult | Array<QueryResult>): ReadonlyArray<any> => lastResult(result)?.rows ?? []
 
+/**
+ * Sends a statement and calls `resume` once with `project` of the driver's result; never throws.
+ * Returns what an interrupted caller runs: it marks the connection broken while the statement runs.
+ */
+const submit = <A>(
+  connection: Connection,
+  text: string,
+  params: ReadonlyArray<unknown> | undefined,
+  rowMode: "array" | undefined,
+  project: (result: QueryResult | Array<QueryResult>) => A,
+  resume: (effect: Effect.Effect<A, PgError>) => void
+): Effect.Effect<void> => {
+  if (connection.broken) {
+    resume(Effect.fail(brokenError))
+    return connection.onInterrupt
+  }
+  connection.running = true
+  const done = (error: Error | undefined, result: QueryResult | Array<QueryResult>) => {
+    connection.running = false
+    if (error) {
+      const failure = fromUnknown(error)
+      if (failure.connection) connection.broken = true
+      return resume(Effect.fail(failure))
+    }
+    resume(Effect.succeed(project(result)))
+  }
+  if (rowMode === undefined) connection.client.query(text, params as Array<unknown>, done)
+  else connection.client.query({ text, values: params as Array<unknown>, rowMode }, done)
+  return connection.onInterrupt
+}
+
 /** Runs a statement and resumes with `project` of the driver's result, in one step. */
 const runWith = <A>(
   connection: Connection,
@@ -111,22 +142,7 @@ const runWith = <A>(
   rowMode: "array" | undefined,
   project: (result: QueryResult | Array<QueryResult>) => A
 ): Effect.Effect<A, PgError> =>
-  Effect.callback<A, PgError>((resume) => {
-    if (connection.broken) return resume(Effect.fail(brokenError))
-    connection.running = true
-    const done = (error: Error | undefined, result: QueryResult | Array<QueryResult>) => {
-      connection.running = false
-      if (error) {
-        const failure = fromUnknown(error)
-        if (failure.connection) connection.broken = true
-        return resume(Effect.fail(failure))
-      }
-      resume(Effect.succeed(project(result)))
-    }
-    if (rowMode === undefined) connection.client.query(text, params as Array<unknown>, done)
-    else connection.client.query({ text, values: params as Array<unknown>, rowMode }, done)
-    return connection.onInterrupt
-  })
+  Effect.callback<A, PgError>((resume) => submit(connection, text, params, rowMode, project, resume))
 
 /** Runs a statement and returns the driver's result (the last one, for a text with several). @internal */
 export const runResult = (
@@ -182,6 +198,26 @@ export const prepare = <Row>(
     }
   }
   return (connection) => run<Row>(connection, text, params)
+}
+
+/**
+ * A statement as a callback-style call on a pooled connection (`Manager.useCallback`), classified
+ * once: it marks the session dirty when the statement may change it, then sends it.
+ *
+ * @internal
+ */
+export const statement = <Row>(
+  text: string,
+  params: ReadonlyArray<unknown> | undefined
+): (
+  connection: Connection,
+  resume: (effect: Effect.Effect<ReadonlyArray<Row>, PgError>) => void
+) => Effect.Effect<void> => {
+  const dirties = changesSession(text)
+  return (connection, resume) => {
+    if (dirties) connection.dirty = true
+    return submit(connection, text, params, undefined, rowsOf, resume)
+  }
 }
 
 // -----------------------------------------------------------------------------

@@ -51,6 +51,18 @@ export interface Lifecycle<Instance, Config> {
   readonly isRetryable: (error: unknown) => boolean
 }
 
+/**
+ * One callback-style operation on a leased instance: it starts the operation, calls `resume` exactly
+ * once with its outcome and never throws; what it returns runs when the caller is interrupted while
+ * the operation is in flight.
+ *
+ * @internal
+ */
+export type Callback<I, A, E> = (
+  instance: I,
+  resume: (effect: Effect.Effect<A, E>) => void
+) => Effect.Effect<void> | void
+
 /** @internal */
 export interface Stats extends PoolNumbers {
   readonly created: number
@@ -125,6 +137,13 @@ export interface ResourcePool<I> {
     traced: boolean,
     caller: CallerIds | undefined
   ) => Effect.Effect<A, E | AcquireError, R>
+  /** Chooses the callback path synchronously; call it inside the effect that runs it. */
+  readonly useCallbackNow: <A, E>(
+    start: Callback<I, A, E>,
+    observed: boolean,
+    traced: boolean,
+    caller: CallerIds | undefined
+  ) => Effect.Effect<A, E | AcquireError>
   readonly stats: () => Stats
   /** Acquire wait percentiles in milliseconds over the most recent acquires. */
   readonly waitPercentiles: () => Percentiles
@@ -571,6 +590,32 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return skipsRecycle(entry.instance) ? Effect.succeed(true) : keepAfterRecycle(entry)
   }
 
+  /** The bookkeeping of a returned lease; returns how long it was held. */
+  const recordReleased = (entry: Entry<I>, at: number): number => {
+    released++
+    const holdMs = entry.leasedAt < 0 ? 0 : at - entry.leasedAt
+    if (entry.leasedAt >= 0) {
+      holdHistogram.record(holdMs / 1000)
+      entry.leasedAt = -1
+    }
+    entry.caller = undefined
+    return holdMs
+  }
+
+  /**
+   * Returns a lease without running an effect when nothing about it needs one: a clean instance,
+   * still serving and unexpired, goes straight to the first waiting caller. False when it did nothing.
+   */
+  const handOverAtOnce = (entry: Entry<I>): boolean => {
+    if (waiters.size === 0 || validatesEveryBorrow || state._tag !== "Serving") return false
+    if (entry.forced || entry.discarded || entry.probes > 0 || entry.holdReported || entry.observed) return false
+    const at = now()
+    if (isExpired(entry, at) || !skipsRecycle(entry.instance)) return false
+    recordReleased(entry, at)
+    entry.idleSince = at
+    return handOff(entry)
+  }
+
   const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
     if (entry.forced) return Effect.void
     if (entry.discarded) return Effect.andThen(entry.returnSlot, Effect.sync(checkDrained))
@@ -580,14 +625,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
         ? entry.afterKept
         : Effect.flatMap(keepOrDestroy(entry, now()), () => entry.afterKept)
     }
-    released++
     const at = now()
-    const holdMs = entry.leasedAt < 0 ? 0 : at - entry.leasedAt
-    if (entry.leasedAt >= 0) {
-      holdHistogram.record(holdMs / 1000)
-      entry.leasedAt = -1
-    }
-    entry.caller = undefined
+    const holdMs = recordReleased(entry, at)
     if (entry.holdReported) {
       entry.holdReported = false
       return Effect.andThen(
@@ -1021,7 +1060,12 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       return this.cancel
     })
 
-    private readonly cancel = Effect.suspend(() => cancelWaiter(this))
+    private readonly cancel = Effect.suspend(() => this.cancelled())
+
+    /** What an interrupted caller leaves behind. */
+    protected cancelled(): Effect.Effect<void> {
+      return cancelWaiter(this)
+    }
 
     abstract take(entry: Entry<I>): void
     protected abstract retryWith(attempt: Attempt): Effect.Effect<A, E | AcquireError, R>
@@ -1125,6 +1169,58 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     }
   }
 
+  /**
+   * A waiting `useCallback`: a handed-over lease starts the caller's operation at once, on the
+   * releaser's stack, and the caller is resumed once, with the outcome, after its lease went back.
+   */
+  class CallbackWaiter<A, E> extends Waiting<A, E, never> {
+    private entry: Entry<I> | undefined = undefined
+    private onInterrupt: Effect.Effect<void> | void = undefined
+    private readonly start: Callback<I, A, E>
+    private readonly caller: CallerIds | undefined
+
+    constructor(start: Callback<I, A, E>, caller: CallerIds | undefined) {
+      super(false, now())
+      this.start = start
+      this.caller = caller
+    }
+
+    take(entry: Entry<I>): void {
+      this.entry = entry
+      this.claim(entry)
+      if (this.caller !== undefined) stamp(entry.instance, this.caller)
+      this.onInterrupt = this.start(entry.instance, this.done)
+    }
+
+    private readonly done = (effect: Effect.Effect<A, E>): void => {
+      const entry = this.entry
+      if (entry === undefined) return
+      this.entry = undefined
+      this.resume(
+        handOverAtOnce(entry)
+          ? effect
+          : Effect.andThen(Effect.uninterruptible(Effect.suspend(() => returnLease(entry))), effect)
+      )
+    }
+
+    protected override cancelled(): Effect.Effect<void> {
+      const entry = this.entry
+      if (entry === undefined) return cancelWaiter(this)
+      this.entry = undefined
+      const onInterrupt = this.onInterrupt ?? Effect.void
+      return Effect.andThen(onInterrupt, Effect.suspend(() => returnLease(entry)))
+    }
+
+    protected retryWith(attempt: Attempt): Effect.Effect<A, E | AcquireError, never> {
+      return Effect.scoped(
+        Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => callbackOn(instance, this.start))
+      )
+    }
+  }
+
+  const callbackOn = <A, E>(instance: I, start: Callback<I, A, E>): Effect.Effect<A, E> =>
+    Effect.callback((resume) => start(instance, resume))
+
   const exhaustedThen = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
 
@@ -1219,6 +1315,25 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     purgeFailedSlots()
     if (!traced && (waiters.size !== 0 || !canTryPool())) return useAfterWait(f, observed, caller)
     return Effect.scoped(Effect.flatMap(Effect.suspend(() => acquireNow(observed, traced, caller)), f))
+  }
+
+  const useCallbackNow = <A, E>(
+    start: Callback<I, A, E>,
+    observed: boolean,
+    traced: boolean,
+    caller: CallerIds | undefined
+  ): Effect.Effect<A, E | AcquireError> => {
+    const f = (instance: I) => callbackOn(instance, start)
+    if (observed || traced || state._tag !== "Serving" || blocked !== undefined) {
+      return useNow(f, observed, traced, caller)
+    }
+    if (waiters.size !== 0) return new CallbackWaiter(start, caller).wait
+    if (caller === undefined && canTakeFast()) {
+      sampleHold()
+      return Pool.use(pool, f)
+    }
+    purgeFailedSlots()
+    return canTryPool() ? useNow(f, false, false, caller) : exhaustedThen(new CallbackWaiter(start, caller).wait)
   }
 
   // ---------------------------------------------------------------------------
@@ -1495,6 +1610,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     acquire,
     acquireNow,
     useNow,
+    useCallbackNow,
     stats: () => {
       const current = numbers()
       return { ...current, created, destroyed, acquisitions: released + current.inUse, timeouts }
