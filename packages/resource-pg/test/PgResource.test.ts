@@ -485,6 +485,86 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
     })
   })
 
+  describe("PgResource.execute: one statement per lease", () => {
+    const execPid = PgResource.execute<{ pid: number }>(Db, "select pg_backend_pid() as pid")
+
+    live("many concurrent callers on a small pool: every statement gets its own result, within max connections", () => {
+      const app = appName("execute")
+      return Effect.gen(function*() {
+        const results = yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => i),
+          (i) => PgResource.execute<{ i: number; pid: number }>(Db, "select $1::int as i, pg_backend_pid() as pid", [i]),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(results.map((rows) => rows[0]!.i), Array.from({ length: 40 }, (_, i) => i))
+        assert.isAtMost(new Set(results.map((rows) => rows[0]!.pid)).size, 2)
+        const stats = yield* Manager.stats("db")
+        assert.deepStrictEqual([stats.inUse, stats.waiters, stats.acquisitions], [0, 0, 40])
+        assert.isAtMost(yield* countOf(app), 2)
+        yield* Manager.shutdown
+        assert.strictEqual(yield* Backend.eventually(countOf(app), (n) => n === 0), 0)
+      }).pipe(Effect.provide(layerFor(configFor(app), { min: 0, max: 2 })))
+    })
+
+    live("a statement that changes the session is reset before the next lease; a query error keeps the connection", () => {
+      const app = appName("execute-session")
+      return Effect.gen(function*() {
+        const [{ pid }] = yield* execPid
+        const [{ work_mem }] = yield* PgResource.execute<{ work_mem: string }>(Db, "show work_mem")
+        yield* PgResource.execute(Db, "set work_mem = '7MB'")
+        assert.deepStrictEqual(yield* PgResource.execute(Db, "show work_mem"), [{ work_mem }])
+        const error = yield* Effect.flip(PgResource.execute(Db, "selec 1"))
+        assert.strictEqual(error._tag === "PgError" ? error.code : error._tag, "42601")
+        assert.deepStrictEqual(yield* execPid, [{ pid }])
+        assert.strictEqual((yield* Manager.stats("db")).destroyed, 0)
+      }).pipe(Effect.provide(layerFor(configFor(app), { min: 1, max: 1 })))
+    })
+
+    live("an interrupted statement, started on a handed-over connection, is cancelled server-side and replaced", () => {
+      const app = appName("execute-interrupt")
+      return Effect.gen(function*() {
+        const [{ pid }] = yield* execPid
+        const holder = yield* Effect.forkChild(PgResource.execute(Db, "select pg_sleep(0.2)"))
+        yield* Effect.sleep(50)
+        const sleeper = yield* Effect.forkChild(
+          PgResource.execute(Db, "select pg_sleep(10)").pipe(Effect.timeoutOption("600 millis"))
+        )
+        yield* Effect.sleep(50)
+        const after = yield* Effect.forkChild(execPid)
+        yield* Fiber.join(holder)
+        assert.strictEqual((yield* Fiber.join(sleeper))._tag, "None")
+        const [{ pid: next }] = yield* Fiber.join(after)
+        assert.notStrictEqual(next, pid)
+        const gone = yield* Backend.eventually(pidsOf(app), (pids) => !pids.includes(pid), 2000)
+        assert.isFalse(gone.includes(pid), "the sleeping backend was cancelled and closed")
+        const stats = yield* Manager.stats("db")
+        assert.deepStrictEqual([stats.destroyed, stats.inUse], [1, 0])
+      }).pipe(Effect.provide(layerFor(configFor(app), { min: 1, max: 1 })))
+    })
+
+    live("a backend terminated under a running statement fails it as a connection error and is replaced", () => {
+      const app = appName("execute-terminate")
+      return Effect.gen(function*() {
+        const [{ pid }] = yield* execPid
+        const running = yield* Effect.forkChild(PgResource.execute(Db, "select pg_sleep(5)"))
+        yield* Backend.eventually(
+          adminQuery<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where pid = $1 and query like '%pg_sleep(5)%'",
+            [pid]
+          ).pipe(Effect.map((rows) => rows[0]!.n)),
+          (n) => n === 1,
+          2000
+        )
+        yield* adminQuery("select pg_terminate_backend($1)", [pid])
+        const error = yield* Effect.flip(Fiber.join(running))
+        assert.isTrue(PgError.isPgError(error) && error.connection)
+        const [{ pid: next }] = yield* execPid
+        assert.notStrictEqual(next, pid)
+        assert.strictEqual((yield* Manager.stats("db")).destroyed, 1)
+      }).pipe(Effect.provide(layerFor(configFor(app), { min: 1, max: 1 })))
+    })
+  })
+
   describe("through a TCP proxy", () => {
     live(
       "backend down: acquires fail with CreateFailed within the acquire timeout; when it is back, pending and new acquires succeed",

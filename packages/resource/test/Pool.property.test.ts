@@ -29,7 +29,7 @@ import * as Fake from "./utils/fake.ts"
 // model
 // -----------------------------------------------------------------------------
 
-type Via = "acquire" | "use"
+type Via = "acquire" | "use" | "callback"
 
 type Op =
   | { readonly kind: "hold"; readonly via: Via; readonly delay: number; readonly hold: number }
@@ -91,7 +91,7 @@ const recycleOutcomeArb: fc.Arbitrary<Fake.Outcome> = fc.oneof(
   { weight: 1, arbitrary: fc.constant(Fake.hang) }
 )
 
-const viaArb: fc.Arbitrary<Via> = fc.constantFrom("acquire", "use")
+const viaArb: fc.Arbitrary<Via> = fc.constantFrom("acquire", "use", "callback")
 const delayArb = fc.integer({ min: 0, max: 1500 })
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -186,6 +186,27 @@ const seededRandom = (seed: number): Random.Random => {
 const acquire = Manager.acquire("fake") as Effect.Effect<Fake.FakeInstance, unknown, Scope.Scope | Manager.Manager>
 
 /**
+ * Runs `body` on a lease taken through `acquire`, `use` or `useCallback`. Through `useCallback` the
+ * body is the driver's call: it runs in a fiber of its own (with the caller's services), completes
+ * through `resume`, and is interrupted when its caller is.
+ */
+const leaseVia = <E>(
+  via: Via,
+  body: (instance: Fake.FakeInstance) => Effect.Effect<void, E>
+): Effect.Effect<void, unknown, Manager.Manager> => {
+  if (via === "acquire") return Effect.scoped(Effect.flatMap(acquire, body))
+  if (via === "use") return Manager.use("fake", (instance) => body(instance as Fake.FakeInstance))
+  return Effect.withFiber((fiber) => {
+    const run = Effect.runForkWith(fiber.context)
+    return Manager.useCallback("fake", (instance, resume: (exit: Exit.Exit<void, E>) => void) => {
+      const call = run(body(instance as Fake.FakeInstance))
+      call.addObserver(resume)
+      return Fiber.interrupt(call)
+    })
+  })
+}
+
+/**
  * Lets every runnable fiber run before virtual time moves. `TestClock.adjust` waits for the fibers
  * its sleeps wake, but not for work started elsewhere (a caller forked by the test body), and moving
  * the clock under such work fires its timeouts early.
@@ -239,6 +260,8 @@ const coverage = {
   bodyFailed: 0,
   acquireErrors: {} as Record<string, number>,
   interrupted: {} as Record<string, number>,
+  callbackLeasesOk: 0,
+  callbackInterrupted: {} as Record<string, number>,
   createCalls: 0,
   validateCalls: 0,
   recycleCalls: 0,
@@ -305,14 +328,12 @@ const runScenario = (sc: Scenario): Effect.Effect<ReadonlyArray<string>> =>
         )
       })
 
-    const lease = (via: Via, body: (instance: Fake.FakeInstance) => Effect.Effect<void, string>) =>
-      via === "acquire"
-        ? Effect.scoped(Effect.flatMap(acquire, body))
-        : Manager.use("fake", (instance) => body(instance as Fake.FakeInstance))
+    const lease = leaseVia
 
     const record = (label: string, exit: Exit.Exit<unknown, unknown>, interruptible: boolean) => {
       if (Exit.isSuccess(exit)) {
         coverage.leasesOk++
+        if (label.endsWith("via callback)")) coverage.callbackLeasesOk++
         return
       }
       for (const reason of exit.cause.reasons) {
@@ -376,6 +397,7 @@ const runScenario = (sc: Scenario): Effect.Effect<ReadonlyArray<string>> =>
                 ? "waiting"
                 : "acquiring"
               bump(coverage.interrupted, where)
+              if (op.via === "callback") bump(coverage.callbackInterrupted, where)
             }
             yield* Fiber.interrupt(child)
             record(label, yield* Fiber.await(child), true)
@@ -602,11 +624,7 @@ const runShutdown = (sc: ShutdownScenario): Effect.Effect<ReadonlyArray<string>>
               }),
               Effect.sleep(holdFor(sc, holder))
             )
-          return Effect.forkChild(
-            holder.via === "acquire"
-              ? Effect.scoped(Effect.flatMap(acquire, body))
-              : Manager.use("fake", (instance) => body(instance as Fake.FakeInstance))
-          )
+          return Effect.forkChild(leaseVia(holder.via, body))
         })
         yield* settleUntil(() => heldBy.every((i) => i !== undefined))
         if (!heldBy.every((i) => i !== undefined)) violate(`only ${heldBy.filter((i) => i).length} holders got a lease`)
@@ -707,6 +725,10 @@ describe("Pool properties", () => {
     assert.isAbove(coverage.bodyFailed, 100)
     for (const phase of ["waiting", "creating", "validating", "holding"]) {
       assert.isAbove(coverage.interrupted[phase] ?? 0, 0, `no interrupt while ${phase}`)
+    }
+    assert.isAbove(coverage.callbackLeasesOk, 300)
+    for (const phase of ["waiting", "holding"]) {
+      assert.isAbove(coverage.callbackInterrupted[phase] ?? 0, 0, `no useCallback interrupt while ${phase}`)
     }
     for (const tag of EXPECTED_ACQUIRE_ERRORS) {
       assert.isAbove(coverage.acquireErrors[tag] ?? 0, 0, `never failed with ${tag}`)
