@@ -1,17 +1,24 @@
 /**
- * `SELECT 1` through the driver (`PgResource.execute`, and `Db.use`) against `pg.Pool` directly, on the real PostgreSQL at
- * `PG_URL`: at most 10 connections, 32 concurrent callers and the same number of queries each.
- * A third line, `effect-pg-pool`, drives `pg.Pool` from Effect fibers: the Effect runtime's own cost,
- * with no framework. After a warm-up the implementations run in rotating order, round after round;
- * each keeps its median round, and its ratio is the median of its per-round ratios to `pg.Pool`,
- * which cancels the drift of a machine shared with the servers. `cpu µs/op` is this process's CPU
- * time per query. Prints a table and merges the `pg-select1` entries into `benchmarks/results.json`.
+ * `SELECT 1` through the driver against `pg.Pool` directly, on the real PostgreSQL at `PG_URL`: at
+ * most 10 connections, 32 concurrent callers and the same number of queries each. `manager-pg` runs
+ * `PgResource.execute` (the counterpart of `pg.Pool.query`), `manager-pg-use` runs `Db.use` with
+ * `PgResource.query`, and `effect-pg-pool` drives `pg.Pool` from Effect fibers: the Effect runtime's
+ * own cost, with no framework.
+ *
+ * Each implementation runs in a child process of its own, so that it is compiled by V8 as an
+ * application using only it would be (in one process, the lines sharing Effect's run loop and pg's
+ * client slow each other down by making their call sites polymorphic). After a warm-up the parent
+ * runs them one at a time in rotating order, round after round; each keeps its median round, and its
+ * ratio is the median of its per-round ratios to `pg.Pool`, which cancels the drift of a machine
+ * shared with the servers. `cpu µs/op` is the child's CPU time per query. Prints a table and merges
+ * the `pg-select1` entries into `benchmarks/results.json`.
  *
  * Run with `npx node packages/resource-pg/bench/pg.bench.ts` (`BENCH_PG_OPS`, `BENCH_ROUNDS`,
  * `BENCH_CALLERS` to tune).
  */
 import { Manager } from "@nebula/resource"
 import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { type ChildProcess, fork } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -148,15 +155,56 @@ const quantile = (values: ReadonlyArray<number>, q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!
 }
 
+type Name = Impl["name"]
+const NAMES: ReadonlyArray<Name> = ["pg-pool", "effect-pg-pool", "manager-pg", "manager-pg-use"]
+
+const makeImpl = (name: Name): Impl =>
+  name === "pg-pool" ? pgPool() : name === "effect-pg-pool" ? effectPgPool() : managerPg(name)
+
+/** A child process: builds one implementation, warms it up, then runs a round per request. */
+const child = async (name: Name) => {
+  const impl = makeImpl(name)
+  await impl.run(WARMUP, CALLERS, new Float64Array(WARMUP))
+  process.on("message", async (message: "round" | "close") => {
+    if (message === "close") {
+      await impl.close()
+      process.exit(0)
+    }
+    process.send!(await measure(impl, TOTAL))
+  })
+  process.send!("ready")
+}
+
+/** Starts the child of `name` and resolves once it is warm; `round()` runs one round in it. */
+const start = (name: Name) =>
+  new Promise<{ readonly round: () => Promise<Result>; readonly close: () => Promise<void> }>((ready, failed) => {
+    const process_: ChildProcess = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, PG_BENCH_IMPL: name }
+    })
+    process_.once("error", failed)
+    process_.once("message", () =>
+      ready({
+        round: () =>
+          new Promise((done) => {
+            process_.once("message", (result) => done(result as Result))
+            process_.send("round")
+          }),
+        close: () =>
+          new Promise((done) => {
+            process_.once("exit", () => done())
+            process_.send("close")
+          })
+      }))
+  })
+
 const main = async () => {
-  const impls = [pgPool(), effectPgPool(), managerPg("manager-pg"), managerPg("manager-pg-use")]
-  for (const impl of impls) await impl.run(WARMUP, CALLERS, new Float64Array(WARMUP))
+  const impls = await Promise.all(NAMES.map(async (name) => ({ name, ...await start(name) })))
   const rounds = new Map<string, Array<Result>>(impls.map((impl) => [impl.name, []]))
   for (let round = 0; round < ROUNDS; round++) {
     const order = impls.map((_, i) => impls[(i + round) % impls.length]!)
-    for (const impl of order) rounds.get(impl.name)!.push(await measure(impl, TOTAL))
+    for (const impl of order) rounds.get(impl.name)!.push(await impl.round())
   }
-  for (const impl of impls) await impl.close()
+  await Promise.all(impls.map((impl) => impl.close()))
   const baseline = rounds.get("pg-pool")!
   const rows = impls.map(({ name }) => {
     const own = rounds.get(name)!
@@ -186,4 +234,5 @@ const main = async () => {
   console.log(`merged into ${file}`)
 }
 
-await main()
+const role = process.env.PG_BENCH_IMPL as Name | undefined
+await (role === undefined ? main() : child(role))

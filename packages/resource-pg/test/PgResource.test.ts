@@ -493,7 +493,8 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       return Effect.gen(function*() {
         const results = yield* Effect.forEach(
           Array.from({ length: 40 }, (_, i) => i),
-          (i) => PgResource.execute<{ i: number; pid: number }>(Db, "select $1::int as i, pg_backend_pid() as pid", [i]),
+          (i) =>
+            PgResource.execute<{ i: number; pid: number }>(Db, "select $1::int as i, pg_backend_pid() as pid", [i]),
           { concurrency: "unbounded" }
         )
         assert.deepStrictEqual(results.map((rows) => rows[0]!.i), Array.from({ length: 40 }, (_, i) => i))
@@ -506,19 +507,22 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       }).pipe(Effect.provide(layerFor(configFor(app), { min: 0, max: 2 })))
     })
 
-    live("a statement that changes the session is reset before the next lease; a query error keeps the connection", () => {
-      const app = appName("execute-session")
-      return Effect.gen(function*() {
-        const [{ pid }] = yield* execPid
-        const [{ work_mem }] = yield* PgResource.execute<{ work_mem: string }>(Db, "show work_mem")
-        yield* PgResource.execute(Db, "set work_mem = '7MB'")
-        assert.deepStrictEqual(yield* PgResource.execute(Db, "show work_mem"), [{ work_mem }])
-        const error = yield* Effect.flip(PgResource.execute(Db, "selec 1"))
-        assert.strictEqual(error._tag === "PgError" ? error.code : error._tag, "42601")
-        assert.deepStrictEqual(yield* execPid, [{ pid }])
-        assert.strictEqual((yield* Manager.stats("db")).destroyed, 0)
-      }).pipe(Effect.provide(layerFor(configFor(app), { min: 1, max: 1 })))
-    })
+    live(
+      "a statement that changes the session is reset before the next lease; a query error keeps the connection",
+      () => {
+        const app = appName("execute-session")
+        return Effect.gen(function*() {
+          const [{ pid }] = yield* execPid
+          const [{ work_mem }] = yield* PgResource.execute<{ work_mem: string }>(Db, "show work_mem")
+          yield* PgResource.execute(Db, "set work_mem = '7MB'")
+          assert.deepStrictEqual(yield* PgResource.execute(Db, "show work_mem"), [{ work_mem }])
+          const error = yield* Effect.flip(PgResource.execute(Db, "selec 1"))
+          assert.strictEqual(error._tag === "PgError" ? error.code : error._tag, "42601")
+          assert.deepStrictEqual(yield* execPid, [{ pid }])
+          assert.strictEqual((yield* Manager.stats("db")).destroyed, 0)
+        }).pipe(Effect.provide(layerFor(configFor(app), { min: 1, max: 1 })))
+      }
+    )
 
     live("an interrupted statement, started on a handed-over connection, is cancelled server-side and replaced", () => {
       const app = appName("execute-interrupt")
