@@ -1170,11 +1170,14 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
 
   /**
-   * A waiting `useCallback`: a handed-over lease starts the caller's operation at once, on the
-   * releaser's stack, and the caller is resumed once, with the outcome, after its lease went back.
+   * A waiting `useCallback`: a handed-over lease starts the caller's call at once, on the releaser's
+   * stack (under the runtime's protection: a throw is the call's defect), and the caller is resumed
+   * once, with the outcome, after its lease went back. When the lease cannot go back without an effect,
+   * the resumed effect's first step claims it, so that a caller interrupted just before returns it.
    */
   class CallbackWaiter<A, E> extends Waiting<A, E, never> {
     private entry: Entry<I> | undefined = undefined
+    private completed = false
     private onInterrupt: Effect.Effect<void> | void = undefined
     private readonly start: Callback<I, A, E>
     private readonly caller: CallerIds | undefined
@@ -1189,31 +1192,43 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       this.entry = entry
       this.claim(entry)
       if (this.caller !== undefined) stamp(entry.instance, this.caller)
-      this.onInterrupt = this.start(entry.instance, this.done)
+      const started = Effect.runSyncExit(Effect.sync(() => this.start(entry.instance, this.done)))
+      if (started._tag === "Success") this.onInterrupt = started.value
+      else this.done(Effect.failCause(started.cause))
     }
 
     private readonly done = (effect: Effect.Effect<A, E>): void => {
       const entry = this.entry
-      if (entry === undefined) return
+      if (entry === undefined || this.completed) return
+      this.completed = true
+      if (handOverAtOnce(entry)) {
+        this.entry = undefined
+        return this.resume(effect)
+      }
+      this.resume(Effect.suspend(() => this.returnThen(effect)))
+    }
+
+    private returnThen(effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
+      const entry = this.entry
+      if (entry === undefined) return effect
       this.entry = undefined
-      this.resume(
-        handOverAtOnce(entry)
-          ? effect
-          : Effect.andThen(Effect.uninterruptible(Effect.suspend(() => returnLease(entry))), effect)
-      )
+      return Effect.andThen(Effect.uninterruptible(returnLease(entry)), effect)
     }
 
     protected override cancelled(): Effect.Effect<void> {
       const entry = this.entry
       if (entry === undefined) return cancelWaiter(this)
       this.entry = undefined
-      const onInterrupt = this.onInterrupt ?? Effect.void
-      return Effect.andThen(onInterrupt, Effect.suspend(() => returnLease(entry)))
+      const onInterrupt = this.completed ? Effect.void : this.onInterrupt ?? Effect.void
+      return Effect.ensuring(onInterrupt, Effect.suspend(() => returnLease(entry)))
     }
 
     protected retryWith(attempt: Attempt): Effect.Effect<A, E | AcquireError, never> {
       return Effect.scoped(
-        Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => callbackOn(instance, this.start))
+        Effect.flatMap(observeOutcome(afterWake(attempt), attempt), (instance) => {
+          if (this.caller !== undefined) stamp(instance, this.caller)
+          return callbackOn(instance, this.start)
+        })
       )
     }
   }
