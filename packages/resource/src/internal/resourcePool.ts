@@ -607,7 +607,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
    * still serving and unexpired, goes straight to the first waiting caller. False when it did nothing.
    */
   const handOverAtOnce = (entry: Entry<I>): boolean => {
-    if (waiters.size === 0 || validatesEveryBorrow || state._tag !== "Serving") return false
+    if (waiters.size === 0 || validatesEveryBorrow || state._tag !== "Serving" || pool.state.waiters.size !== 0) {
+      return false
+    }
     if (entry.forced || entry.discarded || entry.probes > 0 || entry.holdReported || entry.observed) return false
     const at = now()
     if (isExpired(entry, at) || !skipsRecycle(entry.instance)) return false
@@ -637,8 +639,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return returnAfterHold(entry, at, holdMs)
   }
 
-  /** A kept instance goes straight to the first caller in the FIFO, or back to the pool when nobody waits. */
+  /**
+   * A kept instance goes straight to the first caller in the FIFO, or back to the pool when nobody
+   * waits there or a caller waits inside the pool itself (for a create, or after losing an idle
+   * instance between the fast path's check and its take): that caller came first.
+   */
   const returnKept = (entry: Entry<I>): Effect.Effect<void> => {
+    if (pool.state.waiters.size !== 0) return entry.afterKept
     if (waiters.size === 0) return fifo ? entry.afterKept : entry.returnSlot
     return !validatesEveryBorrow && handOff(entry) ? Effect.void : entry.afterKept
   }
