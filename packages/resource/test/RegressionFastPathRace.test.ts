@@ -5,7 +5,7 @@
  * callers that keep arriving in the core queue.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as Scheduler from "effect/Scheduler"
 import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
