@@ -66,7 +66,9 @@ export type Stats = PoolStats
 /**
  * One callback-style driver call on a leased instance, for `useCallback`: it starts the call, calls
  * `resume` exactly once with the outcome and never throws. What it returns (if anything) runs when
- * the caller is interrupted while the call is in flight: cancel it, or mark the instance broken.
+ * the caller is interrupted while the call is in flight: cancel it, or mark the instance broken. It
+ * may run outside the caller's fiber (on the stack of the caller that returned the lease), so it must
+ * not read the ambient fiber or its services.
  *
  * @category models
  * @since 0.1.0

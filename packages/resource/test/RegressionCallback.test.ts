@@ -490,8 +490,10 @@ describe("useCallback: regressions and edge cases", () => {
 type Resume = (effect: Effect.Effect<number, string>) => void
 
 describe("useCallback: an interrupt racing the call's completion", () => {
-  for (const ops of [3, 2048]) {
-    it.effect(`the lease comes back when the completion lands between the interrupt and its cancel effect (maxOps ${ops})`, () => {
+  for (
+    const [ops, first] of [[3, "interrupt"], [2048, "interrupt"], [3, "completion"], [2048, "completion"]] as const
+  ) {
+    it.effect(`the lease comes back when the ${first} comes first in the same turn (maxOps ${ops})`, () => {
       const fake = new Fake.Fake()
       const resumes: Array<Resume> = []
       const start: Manager.Callback<unknown, number, string> = (_, resume) => {
@@ -499,18 +501,19 @@ describe("useCallback: an interrupt racing the call's completion", () => {
         return Effect.void
       }
       return Effect.gen(function*() {
-        const first = yield* Effect.forkChild(Manager.useCallback("fake", start))
+        const holder = yield* Effect.forkChild(Manager.useCallback("fake", start))
         yield* settle
         const second = yield* Effect.forkChild(
           Manager.useCallback("fake", start).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, ops))
         )
         yield* settle
         resumes[0]!(Effect.succeed(0))
-        yield* Fiber.join(first)
+        yield* Fiber.join(holder)
         assert.strictEqual(resumes.length, 2)
         yield* Effect.sync(() => {
-          second.interruptUnsafe()
+          if (first === "interrupt") second.interruptUnsafe()
           resumes[1]!(Effect.succeed(1)) // the driver's completion arrives in the same turn
+          if (first === "completion") second.interruptUnsafe()
         })
         yield* settle
         yield* settle
@@ -529,11 +532,53 @@ describe("useCallback: an interrupt racing the call's completion", () => {
         yield* TestClock.adjust("60 seconds")
         yield* settle
         assert.deepStrictEqual({ ...actual, shutdown: down.pollUnsafe() !== undefined }, {
-          second: "interrupted",
+          second: first === "interrupt" || actual.second !== "success" ? "interrupted" : "success",
           inUse: 0,
           thirdStarted: true,
           shutdown: true
         })
+      }).pipe(Effect.provide(layer(fake, { pool: { min: 0, max: 1, drainTimeout: "5 seconds" } })))
+    })
+  }
+})
+
+describe("useCallback: the next caller runs inside the completing call's hand-over", () => {
+  const syncFail: Manager.Callback<unknown, number, string> = (_, resume) => resume(Effect.fail("bind error"))
+  const rivals: Record<string, (driver: Driver) => Effect.Effect<unknown, unknown, Manager.Manager>> = {
+    "Effect.race with a synchronous Manager.use": (driver: Driver) =>
+      Effect.race(useCallback(driver, 1), Manager.use("fake", () => Effect.succeed(99))),
+    "Effect.all with a call failing synchronously": (driver: Driver) =>
+      Effect.all([useCallback(driver, 1), Manager.useCallback("fake", syncFail)], { concurrency: "unbounded" })
+  }
+  for (const [name, pair] of Object.entries(rivals)) {
+    it.effect(`${name}: the completing caller, interrupted by it, does not return the lease twice`, () => {
+      const fake = new Fake.Fake()
+      const driver = new Driver()
+      return Effect.gen(function*() {
+        const holder = yield* Effect.forkChild(useCallback(driver, 0))
+        yield* settle
+        const both = yield* Effect.forkChild(Effect.exit(pair(driver)))
+        yield* settle
+        driver.complete(driver.started[0]!, Effect.succeed(0))
+        yield* Fiber.join(holder)
+        yield* settle
+        assert.strictEqual(driver.started.length, 2)
+        driver.complete(driver.started[1]!, Effect.succeed(1))
+        yield* settle
+        yield* Fiber.join(both)
+        const after = yield* Manager.stats("fake")
+        yield* Effect.forkChild(useCallback(driver, 2))
+        yield* settle
+        yield* Effect.forkChild(useCallback(driver, 3))
+        yield* settle
+        const during = yield* Manager.stats("fake")
+        assert.deepStrictEqual(
+          [after.inUse, during.inUse, during.waiters, driver.started.map((call) => call.caller), driver.overlaps],
+          [0, 1, 1, [0, 1, 2], []]
+        )
+        driver.complete(driver.started[2]!, Effect.succeed(2))
+        driver.complete(driver.started[3]!, Effect.succeed(3))
+        assert.deepStrictEqual(yield* finish, { drained: true, forced: 0 })
       }).pipe(Effect.provide(layer(fake, { pool: { min: 0, max: 1, drainTimeout: "5 seconds" } })))
     })
   }

@@ -54,7 +54,8 @@ export interface Lifecycle<Instance, Config> {
 /**
  * One callback-style operation on a leased instance: it starts the operation, calls `resume` exactly
  * once with its outcome and never throws; what it returns runs when the caller is interrupted while
- * the operation is in flight.
+ * the operation is in flight. It may run outside the caller's fiber, so it must not read the ambient
+ * fiber or its services.
  *
  * @internal
  */
@@ -1179,8 +1180,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   /**
    * A waiting `useCallback`: a handed-over lease starts the caller's call at once, on the releaser's
    * stack (under the runtime's protection: a throw is the call's defect), and the caller is resumed
-   * once, with the outcome, after its lease went back. When the lease cannot go back without an effect,
-   * the resumed effect's first step claims it, so that a caller interrupted just before returns it.
+   * once, with the outcome, after its lease went back. The lease leaves `entry` before it is handed on
+   * (the next caller runs inside that call, and may interrupt this one); when it cannot go back without
+   * an effect, the resumed effect claims and returns it in one uninterruptible step, so that a caller
+   * interrupted first returns it itself.
    */
   class CallbackWaiter<A, E> extends Waiting<A, E, never> {
     private entry: Entry<I> | undefined = undefined
@@ -1208,18 +1211,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const entry = this.entry
       if (entry === undefined || this.completed) return
       this.completed = true
-      if (handOverAtOnce(entry)) {
-        this.entry = undefined
-        return this.resume(effect)
-      }
-      this.resume(Effect.suspend(() => this.returnThen(effect)))
+      this.entry = undefined
+      if (handOverAtOnce(entry)) return this.resume(effect)
+      this.entry = entry
+      this.resume(Effect.andThen(Effect.uninterruptible(Effect.suspend(() => this.returnClaimed())), effect))
     }
 
-    private returnThen(effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    /** Claims the lease and returns it, in one uninterruptible step. */
+    private returnClaimed(): Effect.Effect<void> {
       const entry = this.entry
-      if (entry === undefined) return effect
+      if (entry === undefined) return Effect.void
       this.entry = undefined
-      return Effect.andThen(Effect.uninterruptible(returnLease(entry)), effect)
+      return returnLease(entry)
     }
 
     protected override cancelled(): Effect.Effect<void> {
