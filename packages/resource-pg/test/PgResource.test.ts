@@ -487,6 +487,16 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
 
   describe("PgResource.execute: one statement per lease", () => {
     const execPid = PgResource.execute<{ pid: number }>(Db, "select pg_backend_pid() as pid")
+    /** Waits until backend `pid` runs a statement containing `text`. */
+    const runningOn = (pid: number, text: string) =>
+      Backend.eventually(
+        adminQuery<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where pid = $1 and state = 'active' and strpos(query, $2) > 0",
+          [pid, text]
+        ).pipe(Effect.map((rows) => rows[0]!.n)),
+        (n) => n === 1,
+        5000
+      ).pipe(Effect.flatMap((n) => n === 1 ? Effect.void : Effect.die(`backend ${pid} never ran ${text}`)))
 
     live("many concurrent callers on a small pool: every statement gets its own result, within max connections", () => {
       const app = appName("execute")
@@ -529,14 +539,12 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       return Effect.gen(function*() {
         const [{ pid }] = yield* execPid
         const holder = yield* Effect.forkChild(PgResource.execute(Db, "select pg_sleep(0.2)"))
-        yield* Effect.sleep(50)
-        const sleeper = yield* Effect.forkChild(
-          PgResource.execute(Db, "select pg_sleep(10)").pipe(Effect.timeoutOption("600 millis"))
-        )
-        yield* Effect.sleep(50)
+        yield* runningOn(pid, "pg_sleep(0.2)")
+        const sleeper = yield* Effect.forkChild(PgResource.execute(Db, "select pg_sleep(10)"))
         const after = yield* Effect.forkChild(execPid)
         yield* Fiber.join(holder)
-        assert.strictEqual((yield* Fiber.join(sleeper))._tag, "None")
+        yield* runningOn(pid, "pg_sleep(10)")
+        yield* Fiber.interrupt(sleeper)
         const [{ pid: next }] = yield* Fiber.join(after)
         assert.notStrictEqual(next, pid)
         const gone = yield* Backend.eventually(pidsOf(app), (pids) => !pids.includes(pid), 2000)
@@ -551,14 +559,7 @@ describe.runIf(reachable)("PgResource (PostgreSQL)", () => {
       return Effect.gen(function*() {
         const [{ pid }] = yield* execPid
         const running = yield* Effect.forkChild(PgResource.execute(Db, "select pg_sleep(5)"))
-        yield* Backend.eventually(
-          adminQuery<{ n: number }>(
-            "select count(*)::int as n from pg_stat_activity where pid = $1 and query like '%pg_sleep(5)%'",
-            [pid]
-          ).pipe(Effect.map((rows) => rows[0]!.n)),
-          (n) => n === 1,
-          2000
-        )
+        yield* runningOn(pid, "pg_sleep(5)")
         yield* adminQuery("select pg_terminate_backend($1)", [pid])
         const error = yield* Effect.flip(Fiber.join(running))
         assert.isTrue(PgError.isPgError(error) && error.connection)

@@ -12,6 +12,7 @@ import * as Pool from "effect/Pool"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as Credentials from "../Credentials.ts"
@@ -1202,8 +1203,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       this.entry = entry
       this.claim(entry)
       if (this.caller !== undefined) stamp(entry.instance, this.caller)
-      const started = Effect.runSyncExit(Effect.sync(() => this.start(entry.instance, this.done)))
-      if (started._tag === "Success") this.onInterrupt = started.value
+      const started = runGuarded(Effect.sync(() => this.start(entry.instance, this.done))).pollUnsafe()
+      if (started === undefined || started._tag === "Success") this.onInterrupt = started?.value
       else this.done(Effect.failCause(started.cause))
     }
 
@@ -1242,6 +1243,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       )
     }
   }
+
+  /** Runs driver code outside any fiber in a synchronous fiber of its own, so that a throw is a defect. */
+  const runGuarded = Effect.runForkWith(Context.make(Scheduler.Scheduler, new Scheduler.MixedScheduler("sync")))
 
   const callbackOn = <A, E>(instance: I, start: Callback<I, A, E>): Effect.Effect<A, E> =>
     Effect.callback((resume) => start(instance, resume))
