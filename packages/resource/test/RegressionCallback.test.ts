@@ -12,44 +12,10 @@ import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
 import type { ResourceEvent } from "../src/ResourceEvent.ts"
 import * as Tenancy from "../src/Tenancy.ts"
+import { Driver, layer, useCallback } from "./utils/callbackDriver.ts"
 import * as Fake from "./utils/fake.ts"
 
 const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
-
-interface Call {
-  readonly caller: number
-  readonly instance: Fake.FakeInstance
-  readonly resume: (effect: Effect.Effect<number, string>) => void
-  interrupted: boolean
-}
-
-class Driver {
-  readonly started: Array<Call> = []
-  readonly running = new Set<number>()
-  readonly overlaps: Array<number> = []
-  start = (caller: number) => (instance: Fake.FakeInstance, resume: Call["resume"]): Effect.Effect<void> => {
-    if (this.running.has(instance.id)) this.overlaps.push(instance.id)
-    this.running.add(instance.id)
-    const call: Call = { caller, instance, resume, interrupted: false }
-    this.started.push(call)
-    return Effect.sync(() => {
-      call.interrupted = true
-      this.running.delete(instance.id)
-    })
-  }
-  complete(call: Call, outcome: Effect.Effect<number, string>): void {
-    this.running.delete(call.instance.id)
-    call.resume(outcome)
-  }
-}
-
-const useCallback = (driver: Driver, caller: number) =>
-  Manager.useCallback("fake", driver.start(caller) as Manager.Callback<unknown, number, string>)
-
-const layer = (fake: Fake.Fake, options: Parameters<typeof Fake.make>[1] = {}) =>
-  Fake.make(fake, { pool: { min: 0, max: 1 }, ...options }).layer({ label: "x" }).pipe(
-    Layer.provideMerge(Manager.layer)
-  )
 
 const advance = (millis: number, step = 100) =>
   Effect.gen(function*() {

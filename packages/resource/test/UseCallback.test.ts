@@ -3,51 +3,13 @@
  * a driver's I/O callback would: each started call is recorded with its instance and `resume`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
+import { Driver, layer, useCallback } from "./utils/callbackDriver.ts"
 import * as Fake from "./utils/fake.ts"
 
 const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
-
-interface Call {
-  readonly caller: number
-  readonly instance: Fake.FakeInstance
-  readonly resume: (effect: Effect.Effect<number, string>) => void
-  interrupted: boolean
-}
-
-/** A driver whose calls the test completes by hand; it checks that no instance runs two calls at once. */
-class Driver {
-  readonly started: Array<Call> = []
-  readonly running = new Set<number>()
-  readonly overlaps: Array<number> = []
-
-  start = (caller: number) => (instance: Fake.FakeInstance, resume: Call["resume"]): Effect.Effect<void> => {
-    if (this.running.has(instance.id)) this.overlaps.push(instance.id)
-    this.running.add(instance.id)
-    const call: Call = { caller, instance, resume, interrupted: false }
-    this.started.push(call)
-    return Effect.sync(() => {
-      call.interrupted = true
-      this.running.delete(instance.id)
-    })
-  }
-
-  /** Completes a call the way an I/O callback does, outside the caller's fiber. */
-  complete(call: Call, outcome: Effect.Effect<number, string>): void {
-    this.running.delete(call.instance.id)
-    call.resume(outcome)
-  }
-}
-
-const useCallback = (driver: Driver, caller: number) =>
-  Manager.useCallback("fake", driver.start(caller) as Manager.Callback<unknown, number, string>)
-
-const layer = (fake: Fake.Fake, options: Parameters<typeof Fake.make>[1] = {}) =>
-  Fake.make(fake, { pool: { min: 0, max: 1 }, ...options }).layer({ label: "x" }).pipe(
-    Layer.provideMerge(Manager.layer)
-  )
 
 describe("Manager.useCallback", () => {
   it.effect("runs the call on an idle instance and returns the lease when the call resumes", () => {
