@@ -1250,6 +1250,9 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const callbackOn = <A, E>(instance: I, start: Callback<I, A, E>): Effect.Effect<A, E> =>
     Effect.callback((resume) => start(instance, resume))
 
+  const callbackUse = <A, E>(start: Callback<I, A, E>) => (instance: I): Effect.Effect<A, E> =>
+    callbackOn(instance, start)
+
   const exhaustedThen = <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     waiters.size === 0 ? Effect.andThen(onExhausted(), wait) : wait
 
@@ -1352,17 +1355,18 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     traced: boolean,
     caller: CallerIds | undefined
   ): Effect.Effect<A, E | AcquireError> => {
-    const f = (instance: I) => callbackOn(instance, start)
     if (observed || traced || state._tag !== "Serving" || blocked !== undefined) {
-      return useNow(f, observed, traced, caller)
+      return useNow(callbackUse(start), observed, traced, caller)
     }
     if (waiters.size !== 0) return new CallbackWaiter(start, caller).wait
     if (caller === undefined && canTakeFast()) {
       sampleHold()
-      return Pool.use(pool, f)
+      return Pool.use(pool, callbackUse(start))
     }
     purgeFailedSlots()
-    return canTryPool() ? useNow(f, false, false, caller) : exhaustedThen(new CallbackWaiter(start, caller).wait)
+    return canTryPool()
+      ? useNow(callbackUse(start), false, false, caller)
+      : exhaustedThen(new CallbackWaiter(start, caller).wait)
   }
 
   // ---------------------------------------------------------------------------
