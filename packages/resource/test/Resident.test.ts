@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schema } from "effect"
+import { Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import * as Health from "../src/Health.ts"
 import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
 
@@ -133,5 +134,43 @@ describe("Resident resources", () => {
       assert.strictEqual(stats.max, 1)
       assert.strictEqual(stats.size, 1)
     }).pipe(provide(Http))
+  })
+})
+
+describe("Resident resources: a health probe while callers share the instance", () => {
+  it.effect("a caller's return during the probe is the caller's: its Released event, its hold, the numbers", () => {
+    const Http = Resource.make({
+      key: "http",
+      config: Schema.Struct({ baseUrl: Schema.String }),
+      resident: true,
+      create: () => Effect.succeed({ id: 1 }),
+      health: {
+        interval: "1 second",
+        timeout: "5 seconds",
+        check: () => Effect.as(Effect.sleep("2 seconds"), Health.healthy)
+      }
+    })
+    return Effect.gen(function*() {
+      yield* Http.use(() => Effect.void) // the instance exists, idle
+      const events = yield* Manager.subscribe({ tags: ["Acquired", "Released"] })
+      const collected = yield* Effect.forkChild(Stream.runCollect(Stream.take(events, 2)))
+      yield* TestClock.adjust("1 second") // the probe starts and holds a lease for 2 seconds
+      yield* settle
+      const probing = yield* Manager.stats("http")
+      yield* Http.use(() => Effect.sleep("500 millis")).pipe(Effect.forkChild)
+      yield* settle
+      const during = yield* Manager.stats("http")
+      yield* TestClock.adjust("500 millis")
+      yield* settle
+      const afterCaller = yield* Manager.stats("http")
+      yield* TestClock.adjust("2 seconds")
+      yield* settle
+      const afterProbe = yield* Manager.stats("http")
+      const tags = Array.from(yield* Fiber.join(collected), (event) => event._tag)
+      assert.deepStrictEqual(
+        [probing.inUse, during.inUse, afterCaller.inUse, afterProbe.inUse, afterCaller.acquisitions, tags],
+        [0, 1, 0, 0, 2, ["Acquired", "Released"]]
+      )
+    }).pipe(Effect.scoped, provide(Http as any))
   })
 })

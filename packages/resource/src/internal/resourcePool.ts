@@ -170,6 +170,8 @@ interface Entry<I> {
   leasedAt: number
   observed: boolean
   probes: number
+  /** The fiber of the health sweep that holds the probes: only its returns are the probes'. */
+  prober: Fiber.Fiber<unknown, unknown> | undefined
   holdReported: boolean
   caller: CallerIds | undefined
   discarded: boolean
@@ -486,6 +488,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       leasedAt: -1,
       observed: false,
       probes: 0,
+      prober: undefined,
       holdReported: false,
       caller: undefined,
       discarded: false,
@@ -623,8 +626,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const returnLease = (entry: Entry<I>): Effect.Effect<void> => {
     if (entry.forced) return Effect.void
     if (entry.discarded) return Effect.andThen(entry.returnSlot, Effect.sync(checkDrained))
-    if (entry.probes > 0) {
-      entry.probes--
+    if (entry.probes > 0 && entry.prober === Fiber.getCurrent()) {
+      if (--entry.probes === 0) entry.prober = undefined
       return state._tag === "Serving"
         ? entry.afterKept
         : Effect.flatMap(keepOrDestroy(entry, now()), () => entry.afterKept)
@@ -1430,7 +1433,10 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       onFailure: (error) => Effect.succeed({ status: Health.unhealthy(error.message), entry: undefined }),
       onSuccess: (instance) => {
         const entry = entries.get(instance)
-        if (entry !== undefined) entry.probes++
+        if (entry !== undefined) {
+          entry.probes++
+          entry.prober = Fiber.getCurrent()
+        }
         return Effect.map(timedCheck(check, instance), (status) => ({ status, entry }))
       }
     })
@@ -1442,7 +1448,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
       const failed = probes.filter((probe) => probe.status._tag === "Unhealthy" && probe.entry !== undefined)
       return Effect.forEach(failed.slice(0, cap), ({ entry }) =>
         Effect.suspend(() => {
-          entry!.probes--
+          if (--entry!.probes === 0) entry!.prober = undefined
           entry!.discarded = true
           return destroy(entry!, "evicted")
         }), { discard: true })
