@@ -905,7 +905,20 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return entry !== undefined
   }
 
-  const takeReady = Pool.get(pool) as Effect.Effect<I, never, Scope.Scope>
+  /**
+   * A fast-path caller that lost the idle instance (its fiber yielded between the check and the take)
+   * waited inside the pool, which a returning lease serves first: once it has its lease, the callers
+   * in the FIFO may be able to go on (another instance returned behind it, or a create it started).
+   */
+  const fastTaken = <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>) => (instance: I): Effect.Effect<A, E, R> => {
+    if (waiters.size !== 0) signalCapacity()
+    return f(instance)
+  }
+
+  const takeReady = Effect.map(Pool.get(pool), (instance) => {
+    if (waiters.size !== 0) signalCapacity()
+    return instance
+  }) as Effect.Effect<I, never, Scope.Scope>
 
   const takeReadyObserved: Effect.Effect<I, never, Scope.Scope> = Effect.tap(takeReady, (instance) => {
     const entry = entries.get(instance)
@@ -1345,7 +1358,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (blocked !== undefined) return failBlocked()
     if (!observed && caller === undefined && canTakeFast()) {
       sampleHold()
-      return Pool.use(pool, f) as Effect.Effect<A, E, R>
+      return Pool.use(pool, fastTaken(f)) as Effect.Effect<A, E, R>
     }
     purgeFailedSlots()
     if (!traced && (waiters.size !== 0 || !canTryPool())) return useAfterWait(f, observed, caller)
@@ -1364,7 +1377,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (waiters.size !== 0) return new CallbackWaiter(start, caller).wait
     if (caller === undefined && canTakeFast()) {
       sampleHold()
-      return Pool.use(pool, callbackUse(start))
+      return Pool.use(pool, fastTaken(callbackUse(start)))
     }
     purgeFailedSlots()
     return canTryPool()
