@@ -701,6 +701,19 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   }
   for (const item of items) adopt(item)
 
+  /**
+   * A caller leaving the pool's own queue (it took an instance, or gave up) may leave room for the
+   * callers in the FIFO: a returning lease served it first, and another instance may sit idle behind
+   * it, or one created for it. They are signalled once the pool's step is over.
+   */
+  const poolWaiters = pool.state.waiters
+  const removePoolWaiter = poolWaiters.delete.bind(poolWaiters)
+  poolWaiters.delete = (waiter) => {
+    const removed = removePoolWaiter(waiter)
+    if (removed && waiters.size !== 0) Fiber.getCurrent()?.currentDispatcher.scheduleTask(signalCapacity, 0)
+    return removed
+  }
+
   const removeAvailable = (item: Item<I>): void => {
     const s = pool.state
     if (!item.isAvailable) return
@@ -905,20 +918,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     return entry !== undefined
   }
 
-  /**
-   * A fast-path caller that lost the idle instance (its fiber yielded between the check and the take)
-   * waited inside the pool, which a returning lease serves first: once it has its lease, the callers
-   * in the FIFO may be able to go on (another instance returned behind it, or a create it started).
-   */
-  const fastTaken = <A, E, R>(f: (instance: I) => Effect.Effect<A, E, R>) => (instance: I): Effect.Effect<A, E, R> => {
-    if (waiters.size !== 0) signalCapacity()
-    return f(instance)
-  }
-
-  const takeReady = Effect.map(Pool.get(pool), (instance) => {
-    if (waiters.size !== 0) signalCapacity()
-    return instance
-  }) as Effect.Effect<I, never, Scope.Scope>
+  const takeReady = Pool.get(pool) as Effect.Effect<I, never, Scope.Scope>
 
   const takeReadyObserved: Effect.Effect<I, never, Scope.Scope> = Effect.tap(takeReady, (instance) => {
     const entry = entries.get(instance)
@@ -1358,7 +1358,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (blocked !== undefined) return failBlocked()
     if (!observed && caller === undefined && canTakeFast()) {
       sampleHold()
-      return Pool.use(pool, fastTaken(f)) as Effect.Effect<A, E, R>
+      return Pool.use(pool, f) as Effect.Effect<A, E, R>
     }
     purgeFailedSlots()
     if (!traced && (waiters.size !== 0 || !canTryPool())) return useAfterWait(f, observed, caller)
@@ -1377,7 +1377,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     if (waiters.size !== 0) return new CallbackWaiter(start, caller).wait
     if (caller === undefined && canTakeFast()) {
       sampleHold()
-      return Pool.use(pool, fastTaken(callbackUse(start)))
+      return Pool.use(pool, callbackUse(start))
     }
     purgeFailedSlots()
     return canTryPool()
