@@ -1,10 +1,10 @@
 /**
  * Acquire/release throughput of the Manager against raw `effect/Pool` and generic-pool, on the same
- * trivial resource, in one process. Prints a table and writes `benchmarks/results.json`.
+ * trivial resource, in one process. Prints a table and merges its rows into `benchmarks/results.json`.
  */
 import { Effect, Layer, Pool, Schema, Stream } from "effect"
 import * as GenericPool from "generic-pool"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Manager, Resource } from "../src/index.ts"
@@ -266,5 +266,9 @@ console.table(rows)
 
 const out = resolve(dirname(fileURLToPath(import.meta.url)), "../../../benchmarks/results.json")
 mkdirSync(dirname(out), { recursive: true })
-writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
-console.log(`wrote ${out}`)
+const own = new Set<string>(results.map((r) => r.scenario))
+const others: Array<{ readonly scenario: string }> = existsSync(out)
+  ? JSON.parse(readFileSync(out, "utf8")).filter((r: { readonly scenario: string }) => !own.has(r.scenario))
+  : []
+writeFileSync(out, JSON.stringify([...results, ...others], null, 2) + "\n")
+console.log(`merged into ${out}`)
