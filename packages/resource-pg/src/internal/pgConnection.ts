@@ -182,25 +182,6 @@ export const query = <Row>(
 }
 
 /**
- * A statement bound to its text and parameters, classified once: running it on many leases costs
- * no regular expression per run.
- *
- * @internal
- */
-export const prepare = <Row>(
-  text: string,
-  params: ReadonlyArray<unknown> | undefined
-): (connection: Connection) => Effect.Effect<ReadonlyArray<Row>, PgError> => {
-  if (changesSession(text)) {
-    return (connection) => {
-      connection.dirty = true
-      return run<Row>(connection, text, params)
-    }
-  }
-  return (connection) => run<Row>(connection, text, params)
-}
-
-/**
  * A statement as a callback-style call on a pooled connection (`Manager.useCallback`), classified
  * once: it marks the session dirty when the statement may change it, then sends it.
  *
@@ -218,6 +199,20 @@ export const statement = <Row>(
     if (dirties) connection.dirty = true
     return submit(connection, text, params, undefined, rowsOf, resume)
   }
+}
+
+/**
+ * A statement bound to its text and parameters, classified once: running it on many leases costs
+ * no regular expression per run.
+ *
+ * @internal
+ */
+export const prepare = <Row>(
+  text: string,
+  params: ReadonlyArray<unknown> | undefined
+): (connection: Connection) => Effect.Effect<ReadonlyArray<Row>, PgError> => {
+  const start = statement<Row>(text, params)
+  return (connection) => Effect.callback((resume) => start(connection, resume))
 }
 
 // -----------------------------------------------------------------------------

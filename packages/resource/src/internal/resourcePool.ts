@@ -612,9 +612,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
    * still serving and unexpired, goes straight to the first waiting caller. False when it did nothing.
    */
   const handOverAtOnce = (entry: Entry<I>): boolean => {
-    if (waiters.size === 0 || validatesEveryBorrow || state._tag !== "Serving" || pool.state.waiters.size !== 0) {
-      return false
-    }
+    if (!handsOver() || state._tag !== "Serving") return false
     if (entry.forced || entry.discarded || entry.probes > 0 || entry.holdReported || entry.observed) return false
     const at = now()
     if (isExpired(entry, at) || !skipsRecycle(entry.instance)) return false
@@ -650,10 +648,12 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
    * instance between the fast path's check and its take): that caller came first.
    */
   const returnKept = (entry: Entry<I>): Effect.Effect<void> => {
-    if (pool.state.waiters.size !== 0) return entry.afterKept
-    if (waiters.size === 0) return fifo ? entry.afterKept : entry.returnSlot
-    return !validatesEveryBorrow && handOff(entry) ? Effect.void : entry.afterKept
+    if (handsOver()) return handOff(entry) ? Effect.void : entry.afterKept
+    return fifo || waiters.size !== 0 || pool.state.waiters.size !== 0 ? entry.afterKept : entry.returnSlot
   }
+
+  /** Whether a kept lease goes straight to the first caller in the FIFO rather than back to the pool. */
+  const handsOver = (): boolean => waiters.size !== 0 && pool.state.waiters.size === 0 && !validatesEveryBorrow
 
   const returnAfter = (entry: Entry<I>, keep: Effect.Effect<boolean>): Effect.Effect<void> =>
     Effect.flatMap(
