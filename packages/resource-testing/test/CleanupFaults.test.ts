@@ -10,8 +10,7 @@ import * as Manager from "@nebula/resource/Manager"
 import * as Resource from "@nebula/resource/Resource"
 import { Cause, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-
-const settle = Effect.forEach(Array.from({ length: 40 }), () => Effect.yieldNow, { discard: true })
+import { settle40 as settle } from "./utils/time.ts"
 
 const layerWith = (cleanup: Effect.Effect<void>, recycle: Effect.Effect<void, string>) =>
   Resource.make({

@@ -42,6 +42,7 @@ import * as Manager from "@nebula/resource/Manager"
 import { Cause, Context, Data, Effect, Exit, Layer, Random, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as FaultyResource from "../src/FaultyResource.ts"
+import { settle40 as settle } from "./utils/time.ts"
 
 // -----------------------------------------------------------------------------
 // the matrix
@@ -107,12 +108,6 @@ const rngFrom = (seed: number) => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
-
-/**
- * Lets every runnable fiber run before virtual time moves: `TestClock.adjust` only waits for the
- * fibers its own sleeps wake, and moving the clock under other work fires its timeouts early.
- */
-const settle = Effect.forEach(Array.from({ length: 40 }), () => Effect.yieldNow, { discard: true })
 
 class HookFailed extends Data.TaggedError("HookFailed")<{ readonly call: number }> {}
 

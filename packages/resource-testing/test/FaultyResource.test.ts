@@ -4,8 +4,7 @@ import * as Manager from "@nebula/resource/Manager"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as FaultyResource from "../src/FaultyResource.ts"
-
-const settle = Effect.forEach(Array.from({ length: 40 }), () => Effect.yieldNow, { discard: true })
+import { settle40 as settle } from "./utils/time.ts"
 
 const context = { key: "faulty", credential: () => Effect.die("no credentials in this test") }
 

@@ -21,8 +21,7 @@ import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
 import type * as PoolOptions from "../src/PoolOptions.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 40 }), () => Effect.yieldNow, { discard: true })
+import { settle40 as settle } from "./utils/time.ts"
 
 const provideFake = (fake: Fake.Fake, pool: PoolOptions.Input) => <A, E, R>(body: Effect.Effect<A, E, R>) =>
   Effect.scoped(body).pipe(

@@ -10,8 +10,8 @@ import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
 import * as Fake from "./utils/fake.ts"
+import { settle30 as settle } from "./utils/time.ts"
 
-const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
 const use = <A>(f: (instance: Fake.FakeInstance) => Effect.Effect<A>) =>
   Manager.use("fake", f as (instance: unknown) => Effect.Effect<A>)
 const acquire = Manager.acquire("fake") as Effect.Effect<Fake.FakeInstance, any, any>

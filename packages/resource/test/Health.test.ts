@@ -9,17 +9,7 @@ import type * as PoolOptions from "../src/PoolOptions.ts"
 import type { ResourceEvent } from "../src/ResourceEvent.ts"
 import * as Tenancy from "../src/Tenancy.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
-
-/** Advances the clock in small steps so fibers woken on the way run before the next timer. */
-const advance = (millis: number, step = 100) =>
-  Effect.gen(function*() {
-    for (let t = 0; t < millis; t += step) {
-      yield* TestClock.adjust(Math.min(step, millis - t))
-      yield* settle
-    }
-  })
+import { advance30 as advance, settle30 as settle } from "./utils/time.ts"
 
 const noJitter: Random.Random = { nextDoubleUnsafe: () => 0, nextIntUnsafe: () => 0 }
 

@@ -6,8 +6,7 @@ import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
 import * as Tenancy from "../src/Tenancy.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
+import { settle20 as settle } from "./utils/time.ts"
 
 const withLayer = <A, E, R>(layer: Layer.Layer<any, any, any>) => (body: Effect.Effect<A, E, R>) =>
   Effect.scoped(body).pipe(Effect.provide(Layer.provideMerge(layer, Manager.layer) as Layer.Layer<any, any, never>))

@@ -9,8 +9,7 @@ import * as Resource from "../src/Resource.ts"
 import type { ResourceEvent } from "../src/ResourceEvent.ts"
 import * as Tenancy from "../src/Tenancy.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
+import { settle20 as settle } from "./utils/time.ts"
 
 const acquireFake = (key = "fake") => Manager.acquire(key) as Effect.Effect<Fake.FakeInstance, any, any>
 

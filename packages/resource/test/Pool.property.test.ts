@@ -24,6 +24,7 @@ import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import * as Manager from "../src/Manager.ts"
 import * as Fake from "./utils/fake.ts"
+import { settle40 as settle } from "./utils/time.ts"
 
 // -----------------------------------------------------------------------------
 // model
@@ -205,13 +206,6 @@ const leaseVia = <E>(
     })
   })
 }
-
-/**
- * Lets every runnable fiber run before virtual time moves. `TestClock.adjust` waits for the fibers
- * its sleeps wake, but not for work started elsewhere (a caller forked by the test body), and moving
- * the clock under such work fires its timeouts early.
- */
-const settle = Effect.forEach(Array.from({ length: 40 }), () => Effect.yieldNow, { discard: true })
 
 const tagOf = (u: unknown): string =>
   typeof u === "object" && u !== null && "_tag" in u ? String((u as { _tag: unknown })._tag) : String(u)

@@ -11,8 +11,7 @@ import * as Scheduler from "effect/Scheduler"
 import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
+import { settle30 as settle } from "./utils/time.ts"
 
 describe("fast path: a caller that yields between the check and the take", () => {
   for (const ops of [3]) {

@@ -11,15 +11,8 @@ import * as Health from "../src/Health.ts"
 import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
 import * as Fake from "./utils/fake.ts"
+import { advance40 as advance, settle40 as settle } from "./utils/time.ts"
 
-const settle = Effect.forEach(Array.from({ length: 40 }), () => Effect.yieldNow, { discard: true })
-const advance = (millis: number, step = 100) =>
-  Effect.gen(function*() {
-    for (let t = 0; t < millis; t += step) {
-      yield* TestClock.adjust(Math.min(step, millis - t))
-      yield* settle
-    }
-  })
 const acquire = (key = "fake") => Manager.acquire(key) as Effect.Effect<Fake.FakeInstance, any, any>
 const noJitter: Random.Random = { nextDoubleUnsafe: () => 0, nextIntUnsafe: () => 0 }
 const provide = (layer: Layer.Layer<any, any, any>) =>

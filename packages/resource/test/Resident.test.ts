@@ -4,8 +4,7 @@ import { TestClock } from "effect/testing"
 import * as Health from "../src/Health.ts"
 import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
-
-const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
+import { settle30 as settle } from "./utils/time.ts"
 
 interface Client {
   readonly id: number

@@ -5,6 +5,7 @@ import * as Manager from "../src/Manager.ts"
 import * as Resource from "../src/Resource.ts"
 import type * as ResourceError from "../src/ResourceError.ts"
 import * as Tenancy from "../src/Tenancy.ts"
+import { settle20 as settle } from "./utils/time.ts"
 
 const DbConfig = Schema.Struct({
   host: Schema.String,
@@ -43,8 +44,6 @@ const logged = (key: string, log: Array<string>, dependencies: ReadonlyArray<Res
         () => Effect.sync(() => log.push(`destroy ${key}`))
       )
   })
-
-const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
 
 describe("Resource", () => {
   describe("config validation (FR-005)", () => {

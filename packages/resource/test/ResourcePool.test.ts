@@ -4,8 +4,7 @@ import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
 import type * as PoolOptions from "../src/PoolOptions.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
+import { settle20 as settle } from "./utils/time.ts"
 
 const provideFake =
   (fake: Fake.Fake, pool: PoolOptions.Input, options: Omit<Parameters<typeof Fake.make>[1], "pool"> = {}) =>

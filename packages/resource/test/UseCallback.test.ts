@@ -8,8 +8,7 @@ import { TestClock } from "effect/testing"
 import * as Manager from "../src/Manager.ts"
 import { Driver, layer, useCallback } from "./utils/callbackDriver.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
+import { settle30 as settle } from "./utils/time.ts"
 
 describe("Manager.useCallback", () => {
   it.effect("runs the call on an idle instance and returns the lease when the call resumes", () => {

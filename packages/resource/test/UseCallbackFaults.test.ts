@@ -14,16 +14,7 @@ import type { ResourceEvent } from "../src/ResourceEvent.ts"
 import * as Tenancy from "../src/Tenancy.ts"
 import { Driver, layer, useCallback } from "./utils/callbackDriver.ts"
 import * as Fake from "./utils/fake.ts"
-
-const settle = Effect.forEach(Array.from({ length: 30 }), () => Effect.yieldNow, { discard: true })
-
-const advance = (millis: number, step = 100) =>
-  Effect.gen(function*() {
-    for (let t = 0; t < millis; t += step) {
-      yield* TestClock.adjust(Math.min(step, millis - t))
-      yield* settle
-    }
-  })
+import { advance30 as advance, settle30 as settle } from "./utils/time.ts"
 
 /** Shuts the manager down under the test clock (a leaked lease makes the drain wait its full timeout). */
 const finish = Effect.gen(function*() {
