@@ -1,20 +1,12 @@
 /**
- * Regression: a create abandoned at the create timeout must not let the backend exceed max.
+ * A create abandoned at the create timeout still counts against max until it finishes.
  *
- * `withCreateTimeout` (src/internal/resourcePool.ts) gives up on a create after `createTimeout` and
- * used to free its slot at once, but a driver's connect usually cannot be interrupted (it runs inside
- * `acquireRelease`), so it carries on. The pool meanwhile creates a replacement for the slot. When
- * the abandoned connect finishes, the backend has max + 1 open connections (max + k with k
- * abandoned creates) until its cleanup runs. The late instance is destroyed at once (nothing leaks:
- * the pool's bookkeeping is right), but the backend's connection cap is exceeded.
- *
- * Abandoned, still-running creates now count against max until they settle (`awaitRoom`).
- *
- * Found by Pool.property.test.ts (invariant 1, checked at every create/destroy of the fake) with
- * POOL_PROPERTY_STRICT=late-create,replacement: { seed: 1409065825, path: "13:0:0:0:1:0:0:2:0:1:1:1:1:1:1:2:2:10:0:0:0:0:2:1:2:2:2:4:2:2:2:3:2:2:2:2:3:2:2:2:3:2:3:2:2:3:3:3:3:3" }
- *   pool { max: 1, min: 0, acquireTimeout: 100, createTimeout: 50, createBackoff: 10, ... },
- *   create: [slow 61 ms], callers: [[interrupt after 61 ms]]
- *   -> "fake create (create call 2): 2 live instances > max 1".
+ * A driver's connect usually cannot be interrupted, so a create the pool gives up on at
+ * `createTimeout` carries on in the background. The pool used to free its slot at once and create a
+ * replacement; when the abandoned connect finished, the backend briefly had max + 1 open connections
+ * (max + k with k abandoned creates) until the late instance was closed. Nothing leaked, but the
+ * backend's connection cap was exceeded. Now the replacement is only created once the abandoned
+ * create has settled.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
@@ -30,7 +22,7 @@ const provideFake = (fake: Fake.Fake, pool: PoolOptions.Input) => <A, E, R>(body
 
 const acquire = Manager.acquire("fake") as Effect.Effect<Fake.FakeInstance, any, any>
 
-describe("Regression: an abandoned create completes over max", () => {
+describe("create timeout: an abandoned create counts against max until it settles", () => {
   it.effect("a create slower than the create timeout never makes the backend exceed max", () => {
     const fake = new Fake.Fake()
     fake.create = [Fake.slow(61)] // the first connect takes 61 ms; the create timeout is 50 ms

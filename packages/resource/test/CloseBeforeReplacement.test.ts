@@ -1,24 +1,11 @@
 /**
- * Regression: destroying a leased instance must close it before its replacement opens (never max + 1 live).
+ * An instance destroyed while still leased is closed before its replacement opens (never max + 1 live).
  *
- * `destroy` in src/internal/resourcePool.ts used to run `Pool.invalidate(pool, instance)` before
- * `Scope.close(entry.scope)`. When the instance is still leased (refCount > 0: a lease returning past
- * its max lifetime, or a borrow whose validation failed), `Pool.invalidate` marks it invalidated and
- * forks an eager resize with `startImmediately`; since the returning or validating lease still counts
- * as usage, the resize creates a replacement at once, while the old instance is still open. The
- * backend sees max + 1 connections (the replacement connects before the old one closes). With
- * `min: 0` the replacement is also an unneeded create (nobody is waiting for it).
- *
- * It now closes the instance's scope first, then invalidates the slot.
- *
- * Found by Pool.property.test.ts (invariant 1, checked at every create/destroy of the fake), e.g.
- * with POOL_PROPERTY_STRICT=replacement: { seed: 1352517377, path: "6:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:1:3:1:1:1:3:1:1:2:2:2:1:3:3:3" }
- *   pool { max: 1, min: 0, maxLifetime: 1000, lifetimeJitter: 0, ... }, no faults,
- *   callers: [[hold 999 ms, hold 1 ms]] -> "fake create (create call 2): 2 live instances > max 1".
- *
- * Status: FIXED in c2f550d (committed by another session while this was written: `destroy` now
- * closes the scope before `Pool.invalidate`). Both tests fail on 925d3f7 and earlier and pass from
- * c2f550d on; rename this file to `.test.ts` to keep them as regression tests.
+ * When a lease came back past the instance's max lifetime, or a borrow's validation failed, the pool
+ * used to retire the slot first and close the instance second. Since the returning or validating
+ * lease still counted as demand, a replacement was created at once, while the old instance was still
+ * open: the backend saw max + 1 connections, and with `min: 0` the replacement was not even needed.
+ * Now the old instance is closed first and its slot retired after.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -47,7 +34,7 @@ const peakLive = (fake: Fake.Fake) => {
   return () => peak
 }
 
-describe("Regression: replacement opened before the destroyed instance is closed", () => {
+describe("replacing a leased instance: the old one closes before the new one opens", () => {
   it.effect("a lease returned past its max lifetime: never more than max live", () => {
     const fake = new Fake.Fake()
     const peak = peakLive(fake)

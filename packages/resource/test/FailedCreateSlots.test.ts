@@ -1,19 +1,13 @@
 /**
- * Regression: a waiter must not be stranded below max after failed creates ("pool exhausted" at size < max).
+ * A create that fails while nobody waits for it does not cost the pool a slot: waiters are served up
+ * to max.
  *
- * A create that fails while no caller waits for it (for example the `min` fill at startup while the
- * backend is down, or a create that outlives the create timeout after its caller left) stays in the
- * underlying `Pool` as a failed slot. The slot counts toward the pool's size, so with the other
- * slots leased the pool neither grows nor replaces it, and a caller that went to sleep in the wait
- * queue is never woken: it fails with `AcquireTimeout` (phase "wait", "pool exhausted; size 1/2")
- * after the full acquire timeout, although the pool is below max and the backend is healthy.
- * Depending on timing the loss is permanent: every burst of `max` concurrent acquires loses one.
- *
- * Found by Pool.property.test.ts (invariant 4, "after faults the pool still reaches max"), e.g. with
- * POOL_PROPERTY_STRICT=stranded:
- *   { seed: 340189617, ... } and shrunk counterexamples such as
- *   pool { max: 6, min: 3, acquireTimeout: 100, createTimeout: 50, ... },
- *   create: [fail, fail], callers: [[hold 0 ms]] -> "pool exhausted; size 5/6, in use 5".
+ * A create that failed with no caller waiting (the `min` fill at startup while the backend is down,
+ * or a create that outlived the create timeout after its caller left) used to keep its slot as a
+ * failed one. With the other slots leased, the pool neither grew nor replaced it, and a caller asleep
+ * in the wait queue was never woken: it failed with `AcquireTimeout` (phase "wait", "pool exhausted;
+ * size 1/2") after the full acquire timeout, though the pool was below max and the backend healthy.
+ * Depending on timing the loss was permanent: every burst of `max` concurrent acquires lost one.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
@@ -44,7 +38,7 @@ const burst = (n: number) =>
     return exits.flatMap((exit) => Exit.isFailure(exit) ? [Cause.squash(exit.cause) as any] : [])
   })
 
-describe("Regression: stranded waiter after failed creates", () => {
+describe("after failed creates the pool still serves up to max", () => {
   it.effect("after the min fill failed at startup, max concurrent acquires all succeed", () => {
     const fake = new Fake.Fake()
     fake.create = [Fake.fail("backend down"), Fake.fail("backend down")] // then the backend is back

@@ -1,8 +1,11 @@
 /**
- * Regressions found by two reviews of the queued-caller hand-over: a resident instance being created,
- * deep chains of hand-overs with synchronous bodies, validation of a handed-over lease, a stale create
- * failure reported by a later timeout, an interrupted caller's unclaimed lease, a created instance left
- * idle while a caller waits, and the place in line of a caller woken for a slot another one took.
+ * A lease handed straight to a queued caller gets everything a fresh borrow gets, and the queue keeps
+ * moving. Each block is a way this used to go wrong: a second caller queued behind the first lease of
+ * a resident instance still being created instead of sharing it; long chains of queued callers with
+ * synchronous bodies did not all finish; a handed-over lease skipped validation; a create failure
+ * already recovered from was reported as the cause of a later, unrelated timeout; the lease of a
+ * caller interrupted before it claimed it was lost; a created instance sat idle while a queued caller
+ * slept; and a caller woken for a slot another woken caller took lost its place in the queue.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema } from "effect"

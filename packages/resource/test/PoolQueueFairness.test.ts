@@ -1,9 +1,13 @@
 /**
+ * A caller that lost the fast-path race is served fairly, and so is the queue behind it.
+ *
  * The fast path checks for an idle instance in one step and takes it in the next; a caller whose
- * fiber yields in between (its operation budget ran out) can find the instance gone and wait inside
- * effect's own `Pool` queue. It must be served by the next returning lease, not starve behind the
- * callers that keep arriving in the core queue; and once it has its lease, the callers in the core
- * queue must not sleep next to an idle instance.
+ * fiber yields in between (its operation budget ran out) can find the instance gone and end up
+ * waiting in the underlying pool's queue instead of the core queue. Such a caller used to starve
+ * behind the callers that kept arriving in the core queue; it must be served by the next returning
+ * lease. And once it had its lease, the callers in the core queue used to sleep next to an idle
+ * instance (two leases returned in one step, or an instance created for the caller that lost the
+ * race); they must be served too.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"

@@ -1,6 +1,7 @@
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import * as Manager from "../../src/Manager.ts"
 import * as Fake from "./fake.ts"
+import { advance30 } from "./time.ts"
 
 /** One call started through `useCallback`: its caller's label, its instance, and its `resume`. */
 export interface Call {
@@ -45,3 +46,22 @@ export const layer = (fake: Fake.Fake, options: Parameters<typeof Fake.make>[1] 
   Fake.make(fake, { pool: { min: 0, max: 1 }, ...options }).layer({ label: "x" }).pipe(
     Layer.provideMerge(Manager.layer)
   )
+
+/** Shuts the manager down under the test clock (a leaked lease makes the drain wait its full timeout). */
+export const finish = Effect.gen(function*() {
+  const fiber = yield* Effect.forkChild(Manager.shutdown)
+  yield* advance30(10_000, 1000)
+  const report = fiber.pollUnsafe()
+  const r = report !== undefined && Exit.isSuccess(report)
+    ? report.value.resources.find((x) => x.key === "fake")
+    : undefined
+  return r === undefined ? "shutdown hung" : { drained: r.drained, forced: r.forced }
+})
+
+/** "pending", "success", or the first reason's tag and its error's tag, as in "Fail:ResourceClosed". */
+export const tagOf = (exit: Exit.Exit<unknown, unknown> | undefined) =>
+  exit === undefined
+    ? "pending"
+    : Exit.isSuccess(exit)
+    ? "success"
+    : String((exit.cause.reasons[0] as any)?._tag) + ":" + String((exit.cause.reasons[0] as any)?.error?._tag)
