@@ -63,6 +63,8 @@ type Quarantine =
     readonly manual: boolean
     attempts: number
     nextProbeAt: number | undefined
+    /** `nextProbeAt` on the monotonic clock: what the retry-after hint is computed from. */
+    nextProbeDue: number | undefined
   }
   | {
     readonly _tag: "PermanentlyFailed"
@@ -120,9 +122,9 @@ export const make = Effect.fnUntraced(function*<I>(params: {
         new ResourceQuarantined({
           key,
           reason: q.reason,
-          retryAfterMs: q.nextProbeAt === undefined
+          retryAfterMs: q.nextProbeDue === undefined
             ? undefined
-            : Math.max(Duration.toMillis(settings.recoveryBase), q.nextProbeAt - access.now()),
+            : Math.max(Duration.toMillis(settings.recoveryBase), q.nextProbeDue - access.monotonic()),
           permanent: false
         })
       )
@@ -257,6 +259,7 @@ export const make = Effect.fnUntraced(function*<I>(params: {
       return Effect.flatMap(last ? Effect.succeed(0) : delayFor(n + 1), (delay) => {
         nextDelay = delay
         q.nextProbeAt = last ? undefined : access.now() + delay
+        q.nextProbeDue = last ? undefined : access.monotonic() + delay
         return Effect.andThen(
           publish((c) =>
             ResourceEvent.RecoveryAttempt({ ...c, attempt: n, succeeded: false, nextDelayMs: last ? undefined : delay })
@@ -284,7 +287,10 @@ export const make = Effect.fnUntraced(function*<I>(params: {
   const recover = Effect.gen(function*() {
     const first = yield* delayFor(1)
     const q = quarantine
-    if (q._tag === "Quarantined") q.nextProbeAt = access.now() + first
+    if (q._tag === "Quarantined") {
+      q.nextProbeAt = access.now() + first
+      q.nextProbeDue = access.monotonic() + first
+    }
     yield* settle
     yield* Effect.sleep(first)
     yield* Effect.retry(attempt, recoverySchedule).pipe(Effect.catch(() => giveUp))
@@ -305,7 +311,15 @@ export const make = Effect.fnUntraced(function*<I>(params: {
   const quarantineWith = (reason: string, manual: boolean): Effect.Effect<boolean> =>
     Effect.suspend(() => {
       if (quarantine._tag !== "Active") return Effect.succeed(false)
-      quarantine = { _tag: "Quarantined", reason, since: access.now(), manual, attempts: 0, nextProbeAt: undefined }
+      quarantine = {
+        _tag: "Quarantined",
+        reason,
+        since: access.now(),
+        manual,
+        attempts: 0,
+        nextProbeAt: undefined,
+        nextProbeDue: undefined
+      }
       access.countQuarantine()
       return Effect.gen(function*() {
         yield* publish((c) => ResourceEvent.Quarantined({ ...c, reason, manual }))

@@ -112,7 +112,10 @@ export interface HealthAccess<I> {
   readonly probeFresh: (check: (instance: I) => Effect.Effect<Health.Status>) => Effect.Effect<Health.Status>
   /** Destroys every idle instance. */
   readonly evictIdle: Effect.Effect<void>
+  /** Wall-clock time in milliseconds, for timestamps shown to people. */
   readonly now: () => number
+  /** Monotonic time in milliseconds, for deadlines and durations. */
+  readonly monotonic: () => number
   readonly publish: (event: ResourceEvent) => Effect.Effect<void>
   readonly log: (effect: Effect.Effect<void>) => Effect.Effect<void>
   readonly countQuarantine: () => void
@@ -263,7 +266,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   const skipsRecycle = (instance: I): boolean =>
     neverRecycles || (needsRecycle !== undefined && !needsRecycle(instance))
   const tenancyLabel = Tenancy.format(params.tenancy)
-  const now = () => clock.currentTimeMillisUnsafe()
+  const now = () => monotonicMillis(clock)
+  const wallNow = () => clock.currentTimeMillisUnsafe()
 
   let state: State = { _tag: "Serving" }
   /** Set by the health monitor: acquires (and creates) fail fast with this error. */
@@ -289,7 +293,7 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   // observation: events and logs
   // ---------------------------------------------------------------------------
 
-  const common = () => ({ key, tenancy: tenancyLabel, at: now() })
+  const common = () => ({ key, tenancy: tenancyLabel, at: wallNow() })
 
   const annotations = () => {
     const n = numbers()
@@ -509,13 +513,13 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
   })
 
   const pool = yield* Pool.makeWithTTL<I, PoolError, Scope.Scope>({
-    acquire: createInstance,
+    acquire: Effect.provideService(createInstance, Clock.Clock, clock),
     min: options.min,
     max: options.max,
     concurrency: params.concurrency,
     timeToLive: options.idleTimeout,
     timeToLiveStrategy: "usage"
-  }).pipe(Scope.provide(yield* Scope.fork(resourceScope)))
+  }).pipe(Scope.provide(yield* Scope.fork(resourceScope)), Effect.provideService(Clock.Clock, monotonicClock(clock)))
   const poolScope = pool.state.scope as Scope.Closeable
 
   // ---------------------------------------------------------------------------
@@ -1526,7 +1530,8 @@ export const make = Effect.fnUntraced(function*<I, Config>(params: {
     probeIdle,
     probeFresh,
     evictIdle,
-    now,
+    now: wallNow,
+    monotonic: now,
     publish: events.publish,
     log,
     countQuarantine: () => void quarantines++,
@@ -1694,3 +1699,21 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
 
 const redact = (text: string, secrets: ReadonlyArray<string>): string =>
   secrets.reduce((acc, secret) => secret.length === 0 ? acc : acc.split(secret).join("<redacted>"), text)
+
+/** Monotonic time in milliseconds: deadlines and durations never jump with the wall clock. */
+const monotonicMillis = (clock: Clock.Clock): number => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
+
+/**
+ * The clock effect's Pool reads for idle times and its idle-timeout sweep: the same sleeps, with the
+ * monotonic time as its "current time", so a wall-clock step neither retires idle instances early nor
+ * keeps them past their idle timeout.
+ */
+const monotonicClock = (clock: Clock.Clock): Clock.Clock => ({
+  currentTimeMillisUnsafe: () => monotonicMillis(clock),
+  currentTimeMillis: Effect.sync(() => monotonicMillis(clock)),
+  currentTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+  currentTimeNanos: Effect.sync(() => clock.monotonicTimeNanosUnsafe()),
+  monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+  monotonicTimeNanos: Effect.sync(() => clock.monotonicTimeNanosUnsafe()),
+  sleep: (duration) => clock.sleep(duration)
+})

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { TestClock } from "effect/testing"
 
 /**
@@ -32,3 +32,26 @@ export const advanceSettling = (settle: Effect.Effect<void>) => (millis: number,
 /** `advanceSettling` with `settle30` or `settle40` after each step (a file imports one as `advance`). */
 export const advance30 = advanceSettling(settle30)
 export const advance40 = advanceSettling(settle40)
+
+/**
+ * Runs `body` under a wall clock that can be stepped (as NTP or an operator steps a host's clock)
+ * while virtual time itself runs on: the TestClock keeps its sleeps and its monotonic time, and only
+ * the wall-clock reading moves by the offset `step` sets.
+ */
+export const withSteppableWallClock = <A, E, R>(
+  body: (step: (millis: number) => Effect.Effect<void>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  TestClock.testClockWith((testClock) => {
+    let offset = 0
+    const wallMillis = () => testClock.currentTimeMillisUnsafe() + offset
+    const wallNanos = () => testClock.currentTimeNanosUnsafe() + BigInt(offset) * BigInt(1_000_000)
+    const clock: TestClock.TestClock = {
+      ...testClock,
+      currentTimeMillisUnsafe: wallMillis,
+      currentTimeMillis: Effect.sync(wallMillis),
+      currentTimeNanosUnsafe: wallNanos,
+      currentTimeNanos: Effect.sync(wallNanos)
+    }
+    const step = (millis: number) => Effect.sync(() => void (offset += millis))
+    return Effect.provideService(body(step), Clock.Clock, clock)
+  })
