@@ -231,11 +231,11 @@ const runCase = (index: number): Effect.Effect<CaseResult> => {
         Effect.orDie
       )
     const manager = Context.get(context, Manager.Manager)
-    const statsNow = () => Effect.runSync(Effect.orDie(manager.stats(KEY)))
+    const statsUnsafe = () => Effect.runSync(Effect.orDie(manager.stats(KEY)))
     const acquire = Effect.provideContext(faulty.resource.acquire, context)
 
     const observe = (where: string) => {
-      const stats = statsNow()
+      const stats = statsUnsafe()
       if (stats.inUse + stats.idle > MAX) violate(`${where}: inUse ${stats.inUse} + idle ${stats.idle} > max ${MAX}`)
       if (state.live > MAX) violate(`${where}: ${state.live} live instances > max ${MAX}`)
       if (state.doubleDestroys.length > 0) violate(`${where}: destroyed twice: ${state.doubleDestroys.join(", ")}`)
@@ -334,7 +334,7 @@ const runCase = (index: number): Effect.Effect<CaseResult> => {
         ? "validating"
         : state.inProgress.create > 0
         ? "creating"
-        : statsNow().waiters > 0
+        : statsUnsafe().waiters > 0
         ? "waiting"
         : "acquiring"
       interruptedCaller.interruptUnsafe()
@@ -361,7 +361,7 @@ const runCase = (index: number): Effect.Effect<CaseResult> => {
       80,
       "faults on"
     )
-    trace.push(`phase 1 finished=${finished} at ${statsNow().size} size; state ${JSON.stringify(state.snapshot())}`)
+    trace.push(`phase 1 finished=${finished} at ${statsUnsafe().size} size; state ${JSON.stringify(state.snapshot())}`)
     if (!finished) {
       if (state.inProgress.cleanup > 0 && state.hung > 0) {
         knownOutcome("hungCleanupBlocks", "a caller is blocked in a hanging cleanup")
@@ -381,7 +381,7 @@ const runCase = (index: number): Effect.Effect<CaseResult> => {
     record("interrupted", interruptedCaller.pollUnsafe() ?? Exit.void, { interruptible: true, liveness: false })
     record("concurrent", concurrentCaller.pollUnsafe() ?? Exit.void, { interruptible: false, liveness: false })
     if (held.size !== 0) stall(`${held.size} leases still marked held after the callers finished`)
-    const after = statsNow()
+    const after = statsUnsafe()
     if (after.inUse !== 0) stall(`permit leak: inUse ${after.inUse} after all callers finished`)
     if (after.waiters !== 0) stall(`waiters ${after.waiters} after all callers finished`)
     yield* driveUntil(() => false, 1_000, 10, "quiescing")
@@ -390,7 +390,7 @@ const runCase = (index: number): Effect.Effect<CaseResult> => {
       const leases = yield* Effect.all(Array.from({ length: MAX }, () => acquire), { concurrency: "unbounded" })
       for (const instance of leases) yield* leased("reach max", instance)
       if (new Set(leases).size !== MAX) violate(`reach max: ${new Set(leases).size} distinct of ${MAX} leases`)
-      const stats = statsNow()
+      const stats = statsUnsafe()
       if (stats.inUse !== MAX) violate(`reach max: inUse ${stats.inUse} with ${MAX} leases held`)
     })))
     yield* driveUntil(() => reach.pollUnsafe() !== undefined, 1_000, 30, "reach max")

@@ -6,37 +6,23 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
-import { Caller } from "./Caller.ts"
 import type * as Health from "./Health.ts"
-import { findCycle, shutdownBatches } from "./internal/dependencyGraph.ts"
-import * as EventBus from "./internal/eventBus.ts"
 import type * as HealthMonitor from "./internal/healthMonitor.ts"
-import type {
-  Callback as PoolCallback,
-  Percentiles,
-  ResourcePool,
-  ResourceShutdown,
-  Stats as PoolStats
-} from "./internal/resourcePool.ts"
+import * as Lease from "./internal/lease.ts"
 import {
-  AccessDenied,
-  type AcquireError,
-  AlreadyRegistered,
-  CircularDependency,
-  NotRegistered,
-  ResourceClosed
-} from "./ResourceError.ts"
-import { type Filter, ResourceEvent } from "./ResourceEvent.ts"
+  link,
+  make as makeRegistry,
+  registryOf,
+  ResourceRegistry,
+  type ResourceRegistryShape
+} from "./internal/registry.ts"
+import { type AcquireError, NotRegistered, type PoolNumbers } from "./ResourceError.ts"
+import type { Filter, ResourceEvent } from "./ResourceEvent.ts"
 import * as Tenancy from "./Tenancy.ts"
 
 /**
@@ -55,13 +41,34 @@ import * as Tenancy from "./Tenancy.ts"
 export interface Registry {}
 
 /**
- * Per-key pool statistics: size, in use, idle, waiters, max and the lifetime counters created,
- * destroyed, acquisitions and timeouts.
+ * Per-key pool statistics: the current numbers (size, in use, idle, waiters, max) and the lifetime
+ * counters created, destroyed, acquisitions and timeouts.
  *
  * @category models
  * @since 0.1.0
  */
-export type Stats = PoolStats
+export interface Stats extends PoolNumbers {
+  /** Instances created since the resource registered. */
+  readonly created: number
+  /** Instances destroyed since the resource registered. */
+  readonly destroyed: number
+  /** Leases handed out, those still out included. */
+  readonly acquisitions: number
+  /** Acquires that failed with `AcquireTimeout`. */
+  readonly timeouts: number
+}
+
+/**
+ * Acquire wait percentiles in milliseconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Percentiles {
+  readonly p50: number
+  readonly p95: number
+  readonly p99: number
+}
 
 /**
  * One callback-style driver call on a leased instance, for `useCallback`: it starts the call, calls
@@ -73,7 +80,10 @@ export type Stats = PoolStats
  * @category models
  * @since 0.1.0
  */
-export type Callback<Instance, A, E> = PoolCallback<Instance, A, E>
+export type Callback<Instance, A, E> = (
+  instance: Instance,
+  resume: (effect: Effect.Effect<A, E>) => void
+) => Effect.Effect<void> | void
 
 /**
  * A registered resource as listed by `Manager.list`.
@@ -88,17 +98,26 @@ export interface ResourceInfo {
 }
 
 /**
- * What shutdown did for one resource: whether every lease came back before the drain deadline,
- * how many were still out then, how many were force-released (their instance destroyed under the
- * holder), and whether cleanup finished within its deadline.
+ * What shutdown did for one resource.
  *
  * @category models
  * @since 0.1.0
  */
-export type ResourceReport = ResourceShutdown
+export interface ResourceReport {
+  readonly key: string
+  /** Whether every lease came back before the drain deadline. */
+  readonly drained: boolean
+  /** How many leases were still out at the drain deadline. */
+  readonly outstanding: number
+  /** How many leases were force-released: their instance destroyed under the holder. */
+  readonly forced: number
+  /** Whether cleanup finished within its deadline. */
+  readonly cleanedUp: boolean
+}
 
 /**
- * The result of a shutdown, one entry per resource in the order they were shut down.
+ * The result of a shutdown, one entry per resource in the order they finished: every resource comes
+ * before the resources it depends on.
  *
  * @category models
  * @since 0.1.0
@@ -161,22 +180,7 @@ export interface Readiness {
 }
 
 /**
- * What a resource layer hands to the Manager when it registers.
- *
- * @category models
- * @since 0.1.0
- */
-export interface Registration {
-  readonly key: string
-  readonly tenancy: Tenancy.Tenancy
-  readonly dependencies: ReadonlyArray<string>
-  readonly pool: ResourcePool<unknown>
-  readonly monitor: HealthMonitor.Monitor
-  readonly critical: boolean
-}
-
-/**
- * The Manager service.
+ * The Manager service: what users call on a Manager.
  *
  * @category models
  * @since 0.1.0
@@ -189,6 +193,8 @@ export interface ManagerShape {
     key: string,
     f: (instance: unknown) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | AcquireError, R>
+  /** Leases an instance for one callback-style call. */
+  readonly useCallback: <A, E>(key: string, start: Callback<unknown, A, E>) => Effect.Effect<A, E | AcquireError>
   readonly stats: (key: string) => Effect.Effect<Stats, NotRegistered>
   readonly list: Effect.Effect<ReadonlyArray<ResourceInfo>>
   /** Shuts down every resource, dependents first; concurrent calls share one report. */
@@ -205,24 +211,8 @@ export interface ManagerShape {
   readonly subscribe: (filter?: Filter) => Effect.Effect<Stream.Stream<ResourceEvent>, never, Scope.Scope>
   /** Quarantines a resource by hand: acquires fail fast while recovery probes run. */
   readonly quarantine: (key: string, reason: string) => Effect.Effect<boolean, NotRegistered>
-  /** Releases a quarantined or permanently failed resource back into service. */
-  readonly release: (key: string) => Effect.Effect<boolean, NotRegistered>
-  /** @internal degrades (or clears) the transitive dependents of `key` */
-  readonly cascade: (key: string, severe: boolean) => Effect.Effect<void>
-  /** @internal the event bus pools publish on */
-  readonly events: EventBus.EventBus
-  /** @internal used by resource layers: claims a key and records its dependency edges */
-  readonly reserve: (
-    key: string,
-    dependencies: ReadonlyArray<string>,
-    token: object
-  ) => Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed>
-  /** @internal used by resource layers: makes a reserved key acquirable */
-  readonly activate: (registration: Registration) => Effect.Effect<void>
-  /** @internal used by resource layers: releases the key if `token` still owns it */
-  readonly deregister: (key: string, token: object) => Effect.Effect<void>
-  /** @internal the registered pool of a key */
-  readonly lookup: (key: string) => Registration | undefined
+  /** Restores a quarantined or permanently failed resource to service. */
+  readonly restore: (key: string) => Effect.Effect<boolean, NotRegistered>
 }
 
 /**
@@ -234,7 +224,8 @@ export interface ManagerShape {
 export class Manager extends Context.Service<Manager, ManagerShape>()("@nebula/resource/Manager") {}
 
 /**
- * Builds a Manager; its scope's close shuts down whatever is still registered.
+ * Builds a Manager, in a context that also holds the registry its resource layers register with;
+ * its scope's close shuts down whatever is still registered. `layer` is this as a `Layer`.
  *
  * @category constructors
  * @since 0.1.0
@@ -242,213 +233,11 @@ export class Manager extends Context.Service<Manager, ManagerShape>()("@nebula/r
 export const make = (options?: {
   /** Capacity of the event bus; a slow subscriber loses the oldest events beyond it. @default 1024 */
   readonly eventCapacity?: number | undefined
-}): Effect.Effect<ManagerShape, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const minimumLogLevel = yield* References.MinimumLogLevel
-    const debugLogs = minimumLogLevel === "Debug" || minimumLogLevel === "Trace" || minimumLogLevel === "All"
-    const events = yield* EventBus.make(options?.eventCapacity ?? 1024, debugLogs)
-    const registry = new Map<string, Registration>()
-    const edges = new Map<string, ReadonlyArray<string>>()
-    const shutdownReport = yield* Deferred.make<ShutdownReport>()
-    let shuttingDown = false
-
-    const lookup = (key: string) => registry.get(key)
-
-    const acquire = (key: string): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
-      Effect.withFiber((fiber) => acquireFrom(registry.get(key), key, fiber, events))
-
-    const use = <A, E, R>(key: string, f: (instance: unknown) => Effect.Effect<A, E, R>) =>
-      Effect.withFiber((fiber) => useFrom(registry.get(key), key, fiber, f, events))
-
-    const snapshot = Effect.sync(() =>
-      Array.from(registry.values(), (registration): ResourceSnapshot => ({
-        key: registration.key,
-        tenancy: Tenancy.format(registration.tenancy),
-        dependencies: registration.dependencies,
-        serving: registration.pool.isServing(),
-        stats: registration.pool.stats(),
-        acquireWaitMs: registration.pool.waitPercentiles(),
-        health: healthView(registration.monitor.view()),
-        quarantine: registration.monitor.view().quarantine
-      }))
-    )
-
-    const stats = (key: string) =>
-      Effect.suspend(() => {
-        const registration = registry.get(key)
-        return registration === undefined
-          ? Effect.fail(new NotRegistered({ key }))
-          : Effect.succeed(registration.pool.stats())
-      })
-
-    const list = Effect.sync(() =>
-      Array.from(registry.values(), ({ dependencies, key, tenancy }) => ({ key, tenancy, dependencies }))
-    )
-
-    const shutdownKeys = (keys: ReadonlyArray<string>, remove: boolean) =>
-      Effect.gen(function*() {
-        const reports: Array<ResourceReport> = []
-        for (const key of keys) yield* registry.get(key)?.pool.stopIssuing ?? Effect.void
-        for (const batch of shutdownBatches(keys, edges)) {
-          const batchReports = yield* Effect.forEach(
-            batch.flatMap((key) => {
-              const registration = registry.get(key)
-              return registration === undefined ? [] : [registration]
-            }),
-            (registration) => Effect.tap(registration.pool.shutdown, () => registration.monitor.stop),
-            { concurrency: "unbounded" }
-          )
-          reports.push(...batchReports)
-          if (remove) {
-            for (const key of batch) yield* deregister(key, owners.get(key)!)
-          }
-        }
-        return { resources: reports }
-      })
-
-    const shutdown: Effect.Effect<ShutdownReport> = Effect.suspend(() => {
-      if (shuttingDown) return Deferred.await(shutdownReport)
-      shuttingDown = true
-      return shutdownKeys(Array.from(registry.keys()), false).pipe(
-        Effect.tap((report) => Deferred.succeed(shutdownReport, report)),
-        Effect.tap((report) =>
-          Effect.logInfo("resource manager shut down").pipe(
-            Effect.annotateLogs({ resources: report.resources.length })
-          )
-        ),
-        Effect.withSpan("resource.shutdown", { attributes: { "resource.count": registry.size } }),
-        Effect.uninterruptible
-      )
-    })
-
-    const closeTenancy = (tenancy: Tenancy.Tenancy) =>
-      Effect.suspend(() => {
-        const keys = Array.from(registry.values())
-          .filter((registration) => Tenancy.contains(tenancy, registration.tenancy))
-          .map((registration) => registration.key)
-        return shutdownKeys(keys, true).pipe(
-          Effect.withSpan("resource.close_tenancy", { attributes: { "resource.scope": Tenancy.format(tenancy) } }),
-          Effect.uninterruptible
-        )
-      })
-
-    const owners = new Map<string, object>()
-
-    const reserve = (
-      key: string,
-      dependencies: ReadonlyArray<string>,
-      token: object
-    ): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> =>
-      Effect.suspend((): Effect.Effect<void, AlreadyRegistered | CircularDependency | ResourceClosed> => {
-        if (shuttingDown) return Effect.fail(new ResourceClosed({ key }))
-        if (edges.has(key)) return Effect.fail(new AlreadyRegistered({ key }))
-        const cycle = findCycle(edges, key, dependencies)
-        if (cycle !== undefined) return Effect.fail(new CircularDependency({ cycle }))
-        edges.set(key, dependencies)
-        owners.set(key, token)
-        return Effect.void
-      })
-
-    const activate = (registration: Registration) =>
-      Effect.suspend(() => {
-        registry.set(registration.key, registration)
-        return Effect.flatMap(Clock.currentTimeMillis, (at) =>
-          events.publish(ResourceEvent.Registered({
-            key: registration.key,
-            tenancy: Tenancy.format(registration.tenancy),
-            at,
-            dependencies: registration.dependencies
-          })))
-      })
-
-    const removeKey = (key: string) => {
-      registry.delete(key)
-      edges.delete(key)
-      owners.delete(key)
-    }
-
-    const deregister = (key: string, token: object) =>
-      Effect.suspend(() => {
-        if (owners.get(key) !== token) return Effect.void
-        const registration = registry.get(key)
-        removeKey(key)
-        return registration === undefined ?
-          Effect.void :
-          Effect.flatMap(
-            Clock.currentTimeMillis,
-            (at) =>
-              events.publish(ResourceEvent.Deregistered({ key, tenancy: Tenancy.format(registration.tenancy), at }))
-          )
-      })
-
-    yield* Effect.addFinalizer(() => shutdown)
-
-    const withMonitor = <A>(key: string, f: (monitor: HealthMonitor.Monitor) => Effect.Effect<A>) =>
-      Effect.suspend(() => {
-        const registration = registry.get(key)
-        return registration === undefined ? Effect.fail(new NotRegistered({ key })) : f(registration.monitor)
-      })
-
-    const dependentsOf = (key: string) =>
-      Array.from(edges.entries()).filter(([, dependencies]) => dependencies.includes(key)).map(([dependent]) =>
-        dependent
-      )
-
-    const cascade = (key: string, severe: boolean): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const depthLimit = registry.get(key)?.monitor.cascadeDepth ?? 3
-        const reached = new Map<string, number>()
-        let frontier = [key]
-        for (let depth = 1; depth <= depthLimit && frontier.length > 0; depth++) {
-          const next: Array<string> = []
-          for (const node of frontier) {
-            for (const dependent of dependentsOf(node)) {
-              if (dependent === key || reached.has(dependent)) continue
-              reached.set(dependent, depth)
-              next.push(dependent)
-            }
-          }
-          frontier = next
-        }
-        return Effect.forEach(reached, ([dependent, depth]) => {
-          const registration = registry.get(dependent)
-          return registration === undefined ? Effect.void : registration.monitor.setDependency(key, depth, severe)
-        }, { discard: true })
-      })
-
-    const readiness = Effect.sync((): Readiness => {
-      const resources = Array.from(registry.values(), (registration) => {
-        const view = registration.monitor.view()
-        return {
-          key: registration.key,
-          critical: registration.critical,
-          ready: registration.pool.isServing() && !registration.monitor.severe(),
-          status: view.status._tag
-        }
-      })
-      return { ready: !shuttingDown && resources.every((r) => !r.critical || r.ready), resources }
-    })
-
-    return {
-      acquire,
-      use,
-      readiness,
-      liveness: Effect.sync(() => !shuttingDown),
-      quarantine: (key, reason) => withMonitor(key, (monitor) => monitor.quarantine(reason, true)),
-      release: (key) => withMonitor(key, (monitor) => monitor.release),
-      cascade,
-      stats,
-      list,
-      shutdown,
-      closeTenancy,
-      snapshot,
-      subscribe: (filter) => events.subscribe(filter ?? {}),
-      events,
-      reserve,
-      activate,
-      deregister,
-      lookup
-    }
+}): Effect.Effect<Context.Context<Manager>, never, Scope.Scope> =>
+  Effect.map(makeRegistry(options?.eventCapacity ?? 1024), (registry) => {
+    const manager = fromRegistry(registry)
+    link(manager, registry)
+    return Context.make(Manager, manager).pipe(Context.add(ResourceRegistry, registry))
   })
 
 /**
@@ -457,7 +246,7 @@ export const make = (options?: {
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Manager> = Layer.effect(Manager, make())
+export const layer: Layer.Layer<Manager> = Layer.effectContext(make())
 
 /**
  * The Manager layer with options (event bus capacity).
@@ -466,7 +255,7 @@ export const layer: Layer.Layer<Manager> = Layer.effect(Manager, make())
  * @since 0.1.0
  */
 export const layerWith = (options: Parameters<typeof make>[0]): Layer.Layer<Manager> =>
-  Layer.effect(Manager, make(options))
+  Layer.effectContext(make(options))
 
 type KnownKey = keyof Registry & string
 
@@ -491,7 +280,10 @@ export const acquire: {
 } = (key: string) =>
   Effect.withFiber((fiber) => {
     const manager = Context.getUnsafe(fiber.context, Manager)
-    return acquireFrom(manager.lookup(key), key, fiber, manager.events)
+    const registry = registryOf(manager)
+    return registry === undefined
+      ? manager.acquire(key)
+      : Lease.acquireUnsafe(registry.lookup(key), key, fiber, registry.events)
   })
 
 /**
@@ -513,7 +305,10 @@ export const use: {
 } = <A, E, R>(key: string, f: (instance: any) => Effect.Effect<A, E, R>) =>
   Effect.withFiber((fiber) => {
     const manager = Context.getUnsafe(fiber.context, Manager)
-    return useFrom(manager.lookup(key), key, fiber, f, manager.events)
+    const registry = registryOf(manager)
+    return registry === undefined
+      ? manager.use(key, f)
+      : Lease.useUnsafe(registry.lookup(key), key, fiber, f, registry.events)
   })
 
 /**
@@ -531,7 +326,10 @@ export const useCallback: {
 } = <A, E>(key: string, start: Callback<any, A, E>) =>
   Effect.withFiber((fiber) => {
     const manager = Context.getUnsafe(fiber.context, Manager)
-    return useCallbackFrom(manager.lookup(key), key, fiber, start, manager.events)
+    const registry = registryOf(manager)
+    return registry === undefined
+      ? manager.useCallback(key, start)
+      : Lease.useCallbackUnsafe(registry.lookup(key), key, fiber, start, registry.events)
   })
 
 /**
@@ -603,13 +401,14 @@ export const quarantine = (key: string, reason: string): Effect.Effect<boolean, 
   Effect.flatMap(Manager, (manager) => manager.quarantine(key, reason))
 
 /**
- * Releases a quarantined or permanently failed resource; false when it was not quarantined.
+ * Restores a quarantined or permanently failed resource to service at once; false when it was not
+ * quarantined.
  *
  * @category accessors
  * @since 0.1.0
  */
-export const release = (key: string): Effect.Effect<boolean, NotRegistered, Manager> =>
-  Effect.flatMap(Manager, (manager) => manager.release(key))
+export const restore = (key: string): Effect.Effect<boolean, NotRegistered, Manager> =>
+  Effect.flatMap(Manager, (manager) => manager.restore(key))
 
 /**
  * The operator snapshot: one entry per registered resource.
@@ -653,113 +452,62 @@ const healthView = (view: HealthMonitor.View): HealthView => ({
   degradedBy: view.degradedBy
 })
 
-const callerIds = (registration: Registration, fiber: Fiber.Fiber<unknown, unknown>) => {
-  if (!registration.pool.watchesHolds) return undefined
-  const caller = fiber.getRef(Caller)
-  return { tenantId: caller.tenantId, workflowId: caller.workflowId, executionId: caller.executionId }
-}
+const fromRegistry = (registry: ResourceRegistryShape): ManagerShape => {
+  const { events, lookup } = registry
 
-const denied = (registration: Registration, caller: Tenancy.Tenancy) =>
-  new AccessDenied({
-    key: registration.key,
-    resourceTenancy: Tenancy.format(registration.tenancy),
-    callerTenancy: Tenancy.format(caller)
-  })
+  const withMonitor = <A>(key: string, f: (monitor: HealthMonitor.Monitor) => Effect.Effect<A>) =>
+    Effect.suspend(() => {
+      const registration = lookup(key)
+      return registration === undefined ? Effect.fail(new NotRegistered({ key })) : f(registration.monitor)
+    })
 
-const isTraced = (context: Context.Context<never>) => Context.getOrUndefined(context, Tracer.ParentSpan) !== undefined
+  const closeTenancy = Effect.fn("resource.close_tenancy")(function*(tenancy: Tenancy.Tenancy) {
+    yield* Effect.annotateCurrentSpan("resource.scope", Tenancy.format(tenancy))
+    const inside = registry.registrations().filter((registration) => Tenancy.contains(tenancy, registration.tenancy))
+    return yield* registry.shutdown(inside, { remove: true })
+  }, Effect.uninterruptible)
 
-const spanAttributes = (registration: Registration) => {
-  const stats = registration.pool.stats()
   return {
-    "resource.id": registration.key,
-    "resource.scope": Tenancy.format(registration.tenancy),
-    "pool.size": stats.size,
-    "pool.available": stats.idle
+    acquire: (key) => Effect.withFiber((fiber) => Lease.acquireUnsafe(lookup(key), key, fiber, events)),
+    use: (key, f) => Effect.withFiber((fiber) => Lease.useUnsafe(lookup(key), key, fiber, f, events)),
+    useCallback: (key, start) =>
+      Effect.withFiber((fiber) => Lease.useCallbackUnsafe(lookup(key), key, fiber, start, events)),
+    stats: (key) =>
+      Effect.suspend(() => {
+        const registration = lookup(key)
+        return registration === undefined
+          ? Effect.fail(new NotRegistered({ key }))
+          : Effect.succeed(registration.pool.stats())
+      }),
+    list: Effect.sync(() =>
+      registry.registrations().map(({ dependencies, key, tenancy }) => ({ key, tenancy, dependencies }))
+    ),
+    shutdown: registry.close,
+    closeTenancy,
+    readiness: Effect.sync((): Readiness => {
+      const resources = registry.registrations().map((registration) => ({
+        key: registration.key,
+        critical: registration.critical,
+        ready: registration.pool.isServing() && !registration.monitor.severe(),
+        status: registration.monitor.view().status._tag
+      }))
+      return { ready: !registry.closing() && resources.every((r) => !r.critical || r.ready), resources }
+    }),
+    liveness: Effect.sync(() => !registry.closing()),
+    snapshot: Effect.sync(() =>
+      registry.registrations().map((registration): ResourceSnapshot => ({
+        key: registration.key,
+        tenancy: Tenancy.format(registration.tenancy),
+        dependencies: registration.dependencies,
+        serving: registration.pool.isServing(),
+        stats: registration.pool.stats(),
+        acquireWaitMs: registration.pool.waitPercentiles(),
+        health: healthView(registration.monitor.view()),
+        quarantine: registration.monitor.view().quarantine
+      }))
+    ),
+    subscribe: (filter) => events.subscribe(filter ?? {}),
+    quarantine: (key, reason) => withMonitor(key, (monitor) => monitor.quarantine(reason, true)),
+    restore: (key) => withMonitor(key, (monitor) => monitor.restore)
   }
-}
-
-/** The failure of a caller outside the resource's tenancy, or undefined. */
-const refusal = (
-  registration: Registration,
-  fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<never, AcquireError> | undefined => {
-  if (registration.tenancy._tag === "Global") return undefined
-  const caller = fiber.getRef(Caller).tenancy
-  return Tenancy.contains(registration.tenancy, caller) ? undefined : Effect.fail(denied(registration, caller))
-}
-
-/** @internal */
-export const acquireFrom = (
-  registration: Registration | undefined,
-  key: string,
-  fiber: Fiber.Fiber<unknown, unknown>,
-  events: EventBus.EventBus
-): Effect.Effect<unknown, AcquireError, Scope.Scope> => {
-  if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
-  const refused = refusal(registration, fiber)
-  if (refused !== undefined) return refused
-  return isTraced(fiber.context)
-    ? tracedAcquire(registration, events.observed(), callerIds(registration, fiber))
-    : registration.pool.acquireNow(events.observed(), false, callerIds(registration, fiber))
-}
-
-const tracedAcquire = (
-  registration: Registration,
-  observed: boolean,
-  caller: ReturnType<typeof callerIds>
-): Effect.Effect<unknown, AcquireError, Scope.Scope> =>
-  Effect.withSpan(Effect.suspend(() => registration.pool.acquireNow(observed, true, caller)), "resource.acquire", {
-    attributes: spanAttributes(registration)
-  }).pipe(
-    Effect.tap(() =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (acquiredAt) =>
-          Effect.addFinalizer(() =>
-            Effect.flatMap(Clock.currentTimeMillis, (releasedAt) =>
-              Effect.withSpan(Effect.void, "resource.release", {
-                attributes: { ...spanAttributes(registration), "resource.hold_ms": releasedAt - acquiredAt }
-              }))
-          )
-      )
-    )
-  )
-
-/** @internal */
-export const useFrom = <A, E, R>(
-  registration: Registration | undefined,
-  key: string,
-  fiber: Fiber.Fiber<unknown, unknown>,
-  f: (instance: unknown) => Effect.Effect<A, E, R>,
-  events: EventBus.EventBus
-): Effect.Effect<A, E | AcquireError, R> => {
-  if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
-  const refused = refusal(registration, fiber)
-  if (refused !== undefined) return refused
-  const observed = events.observed()
-  return isTraced(fiber.context)
-    ? Effect.scoped(Effect.flatMap(tracedAcquire(registration, observed, callerIds(registration, fiber)), f))
-    : registration.pool.useNow(f, observed, false, callerIds(registration, fiber))
-}
-
-/** @internal */
-export const useCallbackFrom = <A, E>(
-  registration: Registration | undefined,
-  key: string,
-  fiber: Fiber.Fiber<unknown, unknown>,
-  start: Callback<unknown, A, E>,
-  events: EventBus.EventBus
-): Effect.Effect<A, E | AcquireError> => {
-  if (registration === undefined) return Effect.fail(new NotRegistered({ key }))
-  const refused = refusal(registration, fiber)
-  if (refused !== undefined) return refused
-  const observed = events.observed()
-  return isTraced(fiber.context)
-    ? Effect.scoped(
-      Effect.flatMap(
-        tracedAcquire(registration, observed, callerIds(registration, fiber)),
-        (instance) => Effect.callback<A, E>((resume) => start(instance, resume))
-      )
-    )
-    : registration.pool.useCallbackNow(start, observed, false, callerIds(registration, fiber))
 }

@@ -34,6 +34,8 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Health from "./Health.ts"
 import * as HealthMonitor from "./internal/healthMonitor.ts"
+import * as Lease from "./internal/lease.ts"
+import { type Registration, ResourceRegistry } from "./internal/registry.ts"
 import * as ResourcePool from "./internal/resourcePool.ts"
 import { fromSchemaError } from "./internal/violations.ts"
 import * as Manager from "./Manager.ts"
@@ -238,7 +240,15 @@ export const make = <
 // internal
 // -----------------------------------------------------------------------------
 
-const register = <Key extends string, Instance, Config, Encoded, E, R, Deps extends ReadonlyArray<Any | string>>(
+const register = Effect.fn("resource.register")(function*<
+  Key extends string,
+  Instance,
+  Config,
+  Encoded,
+  E,
+  R,
+  Deps extends ReadonlyArray<Any | string>
+>(
   definition: Definition<Key, Instance, Config, Encoded, E, R, Deps>,
   dependencies: ReadonlyArray<Any | string>,
   rawConfig: Encoded,
@@ -246,111 +256,93 @@ const register = <Key extends string, Instance, Config, Encoded, E, R, Deps exte
     readonly pool?: PoolOptions.Input | undefined
     readonly tenancy?: Tenancy.Tenancy | undefined
   } | undefined
-) =>
-  Effect.gen(function*() {
-    const key = definition.key
-    const manager = yield* Manager.Manager
-    const [config, poolOptions, tenancy, health] = yield* validateAll(definition, rawConfig, options)
-    for (const dependency of dependencies) {
-      if (typeof dependency !== "string") yield* dependency.tag
-    }
-    const dependencyKeys = dependencies.map((dependency) =>
-      typeof dependency === "string" ? dependency : dependency.key
-    )
-    const scope = yield* Scope.Scope
-    const token = {}
-    yield* manager.reserve(key, dependencyKeys, token)
-    yield* Scope.addFinalizer(scope, manager.deregister(key, token))
-    const resourceScope = yield* Scope.fork(scope)
-    const pool = yield* ResourcePool.make<Instance, Config>({
-      key,
-      tenancy,
-      options: poolOptions,
-      config,
-      lifecycle: {
-        create: definition.create as ResourcePool.Lifecycle<Instance, Config>["create"],
-        validate: definition.validate,
-        recycle: definition.recycle,
-        needsRecycle: definition.needsRecycle,
-        isRetryable: (definition.isRetryable ?? (() => true)) as (error: unknown) => boolean
-      },
-      events: manager.events,
-      healthTimeout: health.timeout,
-      maxEvictionFraction: health.maxEvictionFraction,
-      concurrency: residentConcurrency(definition.resident)
-    }).pipe(Scope.provide(resourceScope))
-    const monitor = yield* HealthMonitor.make<Instance>({
-      key,
-      tenancy: Tenancy.format(tenancy),
-      access: pool.health,
-      settings: {
-        check: definition.health?.check,
-        interval: health.interval,
-        failureThreshold: health.failureThreshold,
-        recoveryBase: health.recoveryBaseDelay,
-        recoveryMax: health.recoveryMaxDelay,
-        recoveryAttempts: health.recoveryAttempts,
-        recoveryJitter: health.recoveryJitter,
-        cascadeDepth: health.cascadeDepth
-      },
-      onSeverity: (severe) => manager.cascade(key, severe)
-    }).pipe(Scope.provide(resourceScope))
-    const registration: Manager.Registration = {
-      key,
-      tenancy,
-      dependencies: dependencyKeys,
-      pool: pool as ResourcePool.ResourcePool<unknown>,
-      monitor,
-      critical: health.critical
-    }
-    yield* manager.activate(registration)
-    yield* Effect.logInfo("resource registered").pipe(
-      Effect.annotateLogs({
-        "resource.id": key,
-        "resource.scope": Tenancy.format(tenancy),
-        "pool.max": poolOptions.max
-      })
-    )
-    const handle: Handle<Key, Instance> = {
-      key,
-      acquire: Effect.withFiber((fiber) =>
-        Manager.acquireFrom(registration, key, fiber, manager.events)
-      ) as Effect.Effect<
-        Instance,
-        AcquireError,
-        Scope.Scope
-      >,
-      use: (f) =>
-        Effect.withFiber((fiber) =>
-          Manager.useFrom(
-            registration,
-            key,
-            fiber,
-            f as (instance: unknown) => Effect.Effect<any, any, any>,
-            manager.events
-          )
-        ),
-      useCallback: (start) =>
-        Effect.withFiber((fiber) =>
-          Manager.useCallbackFrom(
-            registration,
-            key,
-            fiber,
-            start as Manager.Callback<unknown, any, any>,
-            manager.events
-          )
-        ),
-      stats: Effect.sync(() => pool.stats())
-    }
-    return handle
-  }).pipe(
-    Effect.withSpan("resource.register", {
-      attributes: {
-        "resource.id": definition.key,
-        "resource.scope": Tenancy.format(definition.tenancy ?? Tenancy.global)
-      }
+) {
+  const key = definition.key
+  yield* Effect.annotateCurrentSpan({
+    "resource.id": key,
+    "resource.scope": Tenancy.format(definition.tenancy ?? Tenancy.global)
+  })
+  const registry = yield* ResourceRegistry
+  const [config, poolOptions, tenancy, health] = yield* validateAll(definition, rawConfig, options)
+  for (const dependency of dependencies) {
+    if (typeof dependency !== "string") yield* dependency.tag
+  }
+  const dependencyKeys = dependencies.map((dependency) => typeof dependency === "string" ? dependency : dependency.key)
+  const scope = yield* Scope.Scope
+  const token = {}
+  yield* registry.reserve(key, dependencyKeys, token)
+  yield* Scope.addFinalizer(scope, registry.deregister(key, token))
+  const resourceScope = yield* Scope.fork(scope)
+  const pool = yield* ResourcePool.make<Instance, Config>({
+    key,
+    tenancy,
+    options: poolOptions,
+    config,
+    lifecycle: {
+      create: definition.create as ResourcePool.Lifecycle<Instance, Config>["create"],
+      validate: definition.validate,
+      recycle: definition.recycle,
+      needsRecycle: definition.needsRecycle,
+      isRetryable: (definition.isRetryable ?? (() => true)) as (error: unknown) => boolean
+    },
+    events: registry.events,
+    healthTimeout: health.timeout,
+    maxEvictionFraction: health.maxEvictionFraction,
+    concurrency: residentConcurrency(definition.resident)
+  }).pipe(Scope.provide(resourceScope))
+  const monitor = yield* HealthMonitor.make<Instance>({
+    key,
+    tenancy: Tenancy.format(tenancy),
+    access: pool.health,
+    settings: {
+      check: definition.health?.check,
+      interval: health.interval,
+      failureThreshold: health.failureThreshold,
+      recoveryBase: health.recoveryBaseDelay,
+      recoveryMax: health.recoveryMaxDelay,
+      recoveryAttempts: health.recoveryAttempts,
+      recoveryJitter: health.recoveryJitter,
+      cascadeDepth: health.cascadeDepth
+    },
+    onSeverity: (severe) => registry.cascade(key, severe)
+  }).pipe(Scope.provide(resourceScope))
+  const registration: Registration = {
+    key,
+    tenancy,
+    dependencies: dependencyKeys,
+    pool: pool as ResourcePool.ResourcePool<unknown>,
+    monitor,
+    critical: health.critical
+  }
+  yield* registry.activate(registration)
+  yield* Scope.addFinalizer(resourceScope, registry.shutdown([registration], { remove: false }))
+  yield* Effect.logInfo("resource registered").pipe(
+    Effect.annotateLogs({
+      "resource.id": key,
+      "resource.scope": Tenancy.format(tenancy),
+      "pool.max": poolOptions.max
     })
   )
+  const events = registry.events
+  const handle: Handle<Key, Instance> = {
+    key,
+    acquire: Effect.withFiber((fiber) => Lease.acquireUnsafe(registration, key, fiber, events)) as Effect.Effect<
+      Instance,
+      AcquireError,
+      Scope.Scope
+    >,
+    use: (f) =>
+      Effect.withFiber((fiber) =>
+        Lease.useUnsafe(registration, key, fiber, f as (instance: unknown) => Effect.Effect<any, any, any>, events)
+      ),
+    useCallback: (start) =>
+      Effect.withFiber((fiber) =>
+        Lease.useCallbackUnsafe(registration, key, fiber, start as Manager.Callback<unknown, any, any>, events)
+      ),
+    stats: Effect.sync(() => pool.stats())
+  }
+  return handle
+})
 
 const residentConcurrency = (resident: boolean | { readonly maxConcurrent?: number | undefined } | undefined) =>
   resident === undefined || resident === false ? 1 : resident === true ? 1024 : resident.maxConcurrent ?? 1024

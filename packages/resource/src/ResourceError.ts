@@ -279,7 +279,7 @@ export class ResourceUnhealthy extends Data.TaggedError("ResourceUnhealthy")<{
 
 /**
  * The resource is quarantined: acquires fail fast while recovery probes run. `retryAfterMs` says
- * when the next probe is due; `permanent` means recovery gave up until an operator releases it.
+ * when the next probe is due; `permanent` means recovery gave up until an operator restores it.
  *
  * @category errors
  * @since 0.1.0
@@ -298,7 +298,7 @@ export class ResourceQuarantined extends Data.TaggedError("ResourceQuarantined")
   }
   override get message() {
     return this.permanent
-      ? `Resource "${this.key}" is quarantined until an operator releases it: ${this.reason}`
+      ? `Resource "${this.key}" is quarantined until an operator restores it: ${this.reason}`
       : `Resource "${this.key}" is quarantined (${this.reason}); retry after ${this.retryAfterMs} ms`
   }
 }

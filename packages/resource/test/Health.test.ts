@@ -257,7 +257,7 @@ describe("Health", () => {
         assert.isTrue(error.permanent)
         assert.isFalse(error.retryable)
         fake.create = () => Fake.ok
-        assert.isTrue(yield* Manager.release("fake"))
+        assert.isTrue(yield* Manager.restore("fake"))
         yield* Effect.scoped(acquireFake())
       }).pipe(
         Effect.provide(R.layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))),
@@ -328,7 +328,7 @@ describe("Health", () => {
       )
     })
 
-    it.effect("a probe that hangs is cut off and never leaves the gate stuck; a manual release interrupts it", () => {
+    it.effect("a probe that hangs is cut off and never leaves the gate stuck; a manual restore interrupts it", () => {
       const fake = new Fake.Fake()
       fake.create = () => Fake.hang
       const R = checked(fake, { current: healthy }, { pool: { max: 5, createTimeout: "500 millis" } })
@@ -341,13 +341,40 @@ describe("Health", () => {
         yield* advance(2000)
         assert.strictEqual(fake.creating, 2)
         fake.create = () => Fake.ok
-        assert.isTrue(yield* Manager.release("fake"))
+        assert.isTrue(yield* Manager.restore("fake"))
         assert.isUndefined((yield* snapshotOf("fake")).quarantine)
         yield* Effect.scoped(acquireFake())
         assert.isTrue(yield* Manager.quarantine("fake", "again"))
         assert.isFalse(yield* Manager.quarantine("fake", "twice"))
         yield* advance(1100)
         assert.isUndefined((yield* snapshotOf("fake")).quarantine)
+      }).pipe(
+        Effect.provide(R.layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))),
+        Effect.provideService(Random.Random, noJitter)
+      )
+    })
+
+    it.effect("Manager.restore ends a manual quarantine at once: acquires are served again and Recovered says manual", () => {
+      const fake = new Fake.Fake()
+      const R = checked(fake, { current: healthy }, { health: { recoveryBaseDelay: "1 minute" } })
+      return Effect.gen(function*() {
+        const events = yield* collect({ tags: ["Quarantined", "Recovered"] })
+        assert.isFalse(yield* Manager.restore("fake"))
+        assert.isTrue(yield* Manager.quarantine("fake", "failover"))
+        const refused = yield* Effect.flip(Effect.scoped(acquireFake()))
+        assert.strictEqual(refused._tag, "ResourceQuarantined")
+        assert.isTrue(yield* Manager.restore("fake"))
+        assert.isUndefined((yield* snapshotOf("fake")).quarantine)
+        assert.strictEqual((yield* snapshotOf("fake")).health.status, "Unknown")
+        yield* Effect.scoped(acquireFake())
+        assert.isFalse(yield* Manager.restore("fake"))
+        yield* settle
+        assert.deepStrictEqual(
+          events.map((e) => e._tag === "Recovered" ? `Recovered manual=${e.manual}` : e._tag),
+          ["Quarantined", "Recovered manual=true"]
+        )
+        const missing = yield* Effect.flip(Manager.restore("nope"))
+        assert.strictEqual(missing._tag, "NotRegistered")
       }).pipe(
         Effect.provide(R.layer({ label: "x" }).pipe(Layer.provideMerge(Manager.layer))),
         Effect.provideService(Random.Random, noJitter)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as Caller from "../src/Caller.ts"
 import * as Manager from "../src/Manager.ts"
@@ -330,6 +330,63 @@ describe("Manager", () => {
         assert.isTrue(report.resources.every((r) => r.drained && r.cleanedUp && r.forced === 0))
         assert.strictEqual(fakes.reduce((n, f) => n + f.live.size, 0), 0)
       }).pipe(withLayer(layer as Layer.Layer<any, any, any>))
+    })
+  })
+
+  describe("public face", () => {
+    it.effect("the Manager service holds exactly the public operations, no registry internals", () =>
+      Effect.gen(function*() {
+        const manager = yield* Manager.Manager
+        assert.deepStrictEqual(Object.keys(manager).sort(), [
+          "acquire",
+          "closeTenancy",
+          "list",
+          "liveness",
+          "quarantine",
+          "readiness",
+          "restore",
+          "shutdown",
+          "snapshot",
+          "stats",
+          "subscribe",
+          "use",
+          "useCallback"
+        ])
+      }).pipe(Effect.provide(Manager.layer)))
+
+    it.effect("a Manager provided on its own, as a captured service, still leases through the accessors", () => {
+      const fake = new Fake.Fake()
+      return Effect.gen(function*() {
+        const alone = <A, E>(effect: Effect.Effect<A, E, Manager.Manager>) =>
+          effect.pipe(
+            Effect.updateContext((context: Context.Context<Manager.Manager>) => Context.pick(Manager.Manager)(context))
+          )
+        const viaAcquire = yield* alone(Effect.scoped(acquireFake()))
+        const viaUse = yield* alone(Manager.use("fake", (instance) => Effect.succeed(instance)))
+        const viaCallback = yield* alone(
+          Manager.useCallback("fake", (instance, resume) => resume(Effect.succeed(instance)))
+        )
+        assert.strictEqual(viaAcquire, viaUse)
+        assert.strictEqual(viaUse, viaCallback)
+        assert.strictEqual(fake.created, 1)
+      }).pipe(withLayer(fakeLayer(fake)))
+    })
+
+    it.effect("the accessors call a Manager that was not built by Manager.layer (a test double) through its methods", () => {
+      const double = {
+        acquire: (key: string) => Effect.succeed(`acquired ${key}`),
+        use: (key: string, f: (instance: unknown) => Effect.Effect<any, any, any>) => f(`used ${key}`),
+        useCallback: (key: string, start: Manager.Callback<unknown, any, any>) =>
+          Effect.callback<unknown, any>((resume) => start(`called ${key}`, resume))
+      } as unknown as Manager.ManagerShape
+      return Effect.gen(function*() {
+        assert.strictEqual(yield* Effect.scoped(Manager.acquire("db")), "acquired db")
+        assert.strictEqual(yield* Manager.use("db", Effect.succeed), "used db")
+        assert.strictEqual(
+          yield* Manager.useCallback("db", (instance, resume) => resume(Effect.succeed(instance))),
+          "called db"
+        )
+      }).pipe(Effect.provideService(Manager.Manager, double))
     })
   })
 

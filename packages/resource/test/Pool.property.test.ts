@@ -285,7 +285,8 @@ const runScenario = (sc: Scenario): Effect.Effect<ReadonlyArray<string>> =>
     fake.recycle = (n) => faultsOn ? sc.recycle[n - 1] ?? Fake.ok : Fake.ok
 
     let manager: Manager.ManagerShape | undefined
-    const poolStats = () => manager?.lookup("fake")?.pool.stats()
+    const poolStats = () =>
+      manager === undefined ? undefined : Effect.runSync(Effect.orElseSucceed(manager.stats("fake"), () => undefined))
 
     // invariant 1, checked at every observation point
     const check = (where: string, live = fake.live.size) => {

@@ -48,7 +48,7 @@ export interface Monitor {
   readonly severe: () => boolean
   readonly cascadeDepth: number
   readonly quarantine: (reason: string, manual: boolean) => Effect.Effect<boolean>
-  readonly release: Effect.Effect<boolean>
+  readonly restore: Effect.Effect<boolean>
   readonly setDependency: (dependency: string, depth: number, degraded: boolean) => Effect.Effect<void>
   /** Stops checking and recovery, and clears the degradations this resource imposed on its dependents. */
   readonly stop: Effect.Effect<void>
@@ -280,7 +280,7 @@ export const make = Effect.fnUntraced(function*<I>(params: {
     quarantine = { _tag: "PermanentlyFailed", reason: q.reason, since: q.since, attempts: q.attempts, manual: q.manual }
     return Effect.andThen(
       publish((c) => ResourceEvent.PermanentlyFailed({ ...c, reason: q.reason, attempts: q.attempts })),
-      Effect.andThen(access.log(Effect.logError("resource permanently failed; an operator must release it")), settle)
+      Effect.andThen(access.log(Effect.logError("resource permanently failed; an operator must restore it")), settle)
     )
   })
 
@@ -335,7 +335,7 @@ export const make = Effect.fnUntraced(function*<I>(params: {
       })
     })
 
-  const release: Effect.Effect<boolean> = Effect.suspend(() => {
+  const restore: Effect.Effect<boolean> = Effect.suspend(() => {
     if (quarantine._tag === "Active") return Effect.succeed(false)
     const attempts = quarantine.attempts
     const running = recovery
@@ -391,7 +391,7 @@ export const make = Effect.fnUntraced(function*<I>(params: {
     severe,
     cascadeDepth: settings.cascadeDepth,
     quarantine: quarantineWith,
-    release,
+    restore,
     setDependency,
     stop
   }
