@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Health, Resource } from "@nebula/resource"
+import { ConfigSchema, Health, Resource } from "@nebula/resource"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,20 +15,20 @@ import * as Schema from "effect/Schema"
 import { Agent, fetch } from "undici"
 
 /**
- * The config of an HTTP resource.
+ * The config of an HTTP resource. `timeout` is greater than 0 and at most
+ * `ConfigSchema.maxTimerMillis` (it arms an `AbortSignal.timeout`); `maxConnections` is an integer of
+ * at least 1.
  *
  * @category schemas
  * @since 0.1.0
  */
 export const Config = Schema.Struct({
   baseUrl: Schema.String.check(Schema.isPattern(/^https?:\/\//)),
-  headers: Schema.Record(Schema.String, Schema.String).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed({}))),
+  headers: Schema.Record(Schema.String, Schema.String).pipe(ConfigSchema.withDefault({})),
   tokenCredential: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty())),
-  timeout: Schema.Union([Schema.DurationFromMillis, Schema.DurationFromString]).pipe(
-    Schema.withDecodingDefaultTypeKey(Effect.succeed(Duration.seconds(10)))
-  ),
+  timeout: ConfigSchema.duration().pipe(ConfigSchema.withDefault(Duration.seconds(10))),
   healthPath: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\//))),
-  maxConnections: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(16)))
+  maxConnections: ConfigSchema.int({ minimum: 1 }).pipe(ConfigSchema.withDefault(16))
 })
 
 /**

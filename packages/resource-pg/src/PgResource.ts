@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import * as ConfigSchema from "@nebula/resource/ConfigSchema"
 import * as Health from "@nebula/resource/Health"
 import * as Manager from "@nebula/resource/Manager"
 import type * as PoolOptions from "@nebula/resource/PoolOptions"
@@ -66,16 +67,13 @@ export const isPgConnection = (u: unknown): u is PgConnection => hasProperty(u, 
 // config
 // -----------------------------------------------------------------------------
 
-const DurationInput = Schema.Union([Schema.Duration, Schema.DurationFromMillis, Schema.DurationFromString])
-
-const common = {
-  /** The `application_name` of every connection. @default "nebula-resource" */
-  applicationName: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("nebula-resource"))),
-  /** The session's `statement_timeout`; the server's default when absent. */
-  statementTimeout: Schema.optionalKey(DurationInput),
-  /** The id of the credential that holds the password, resolved when a connection is created. */
-  passwordCredential: Schema.optionalKey(Schema.NonEmptyString)
-}
+/**
+ * The longest `statement_timeout` PostgreSQL accepts: 2^31 − 1 ms.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxStatementTimeoutMillis = 2_147_483_647
 
 const withoutPassword = Schema.makeFilter<string>((url) => {
   if (!URL.canParse(url)) return "Expected a postgres:// URL"
@@ -84,26 +82,64 @@ const withoutPassword = Schema.makeFilter<string>((url) => {
   return parsed.password === "" || "Expected no password in the URL (use passwordCredential)"
 })
 
+type Endpoint = { readonly url?: string | undefined } & { readonly [field: string]: unknown }
+
+const notBesideUrl = (field: "host" | "port" | "database" | "user") =>
+  ConfigSchema.rule<Endpoint>(
+    ["url", field],
+    (config) =>
+      config.url !== undefined && config[field] !== undefined
+        ? { path: [field], message: `Expected no ${field} beside a url` }
+        : undefined
+  )
+
+const requiredWithoutUrl = (field: "database" | "user") =>
+  ConfigSchema.rule<Endpoint>(
+    ["url", field],
+    (config) =>
+      config.url === undefined && config[field] === undefined
+        ? { path: [field], message: `Expected ${field}, or a url` }
+        : undefined
+  )
+
 /**
  * The config: a connection `url` (without a password), or `host` (default `"127.0.0.1"`), `port`
  * (default 5432), `database` and `user`; plus `applicationName`, `statementTimeout` and
- * `passwordCredential`.
+ * `passwordCredential`. Unknown fields are errors (see `ConfigSchema.decode`).
  *
  * @category schemas
  * @since 0.1.0
  */
-export const Config = Schema.Union([
-  Schema.Struct({ url: Schema.String.check(withoutPassword), ...common }),
-  Schema.Struct({
-    host: Schema.NonEmptyString.pipe(Schema.withDecodingDefaultKey(Effect.succeed("127.0.0.1"))),
-    port: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })).pipe(
-      Schema.withDecodingDefaultKey(Effect.succeed(5432))
-    ),
-    database: Schema.NonEmptyString,
-    user: Schema.NonEmptyString,
-    ...common
-  })
-])
+export const Config = Schema.Struct({
+  /** `postgres://` or `postgresql://`, without a password. */
+  url: Schema.optionalKey(Schema.String.check(withoutPassword)),
+  /** Without a `url`. @default "127.0.0.1" */
+  host: Schema.optionalKey(Schema.NonEmptyString),
+  /** Without a `url`; from 1 to 65535. @default 5432 */
+  port: Schema.optionalKey(ConfigSchema.int({ minimum: 1, maximum: 65_535 })),
+  /** Required without a `url`. */
+  database: Schema.optionalKey(Schema.NonEmptyString),
+  /** Required without a `url`. */
+  user: Schema.optionalKey(Schema.NonEmptyString),
+  /** The `application_name` of every connection. @default "nebula-resource" */
+  applicationName: Schema.String.pipe(ConfigSchema.withDefault("nebula-resource")),
+  /**
+   * The session's `statement_timeout`: whole milliseconds from 0 (no timeout) to
+   * `maxStatementTimeoutMillis`. The server's default when absent.
+   */
+  statementTimeout: Schema.optionalKey(
+    ConfigSchema.duration({ allowZero: true, maximumMillis: maxStatementTimeoutMillis, wholeMillis: true })
+  ),
+  /** The id of the credential that holds the password, resolved when a connection is created. */
+  passwordCredential: Schema.optionalKey(Schema.NonEmptyString)
+}).check(
+  notBesideUrl("host"),
+  notBesideUrl("port"),
+  notBesideUrl("database"),
+  notBesideUrl("user"),
+  requiredWithoutUrl("database"),
+  requiredWithoutUrl("user")
+)
 
 /**
  * The decoded config.
@@ -128,9 +164,9 @@ export type ConfigInput = typeof Config.Encoded
  * @since 0.1.0
  */
 export const clientConfig = (config: Config, password: Redacted.Redacted<string> | undefined): ClientConfig => ({
-  ...("url" in config
+  ...(config.url !== undefined
     ? parseIntoClientConfig(config.url)
-    : { host: config.host, port: config.port, database: config.database, user: config.user }),
+    : { host: config.host ?? "127.0.0.1", port: config.port ?? 5432, database: config.database, user: config.user }),
   ...(password === undefined ? {} : { password: Redacted.value(password) }),
   ...(config.statementTimeout === undefined ? {} : { statement_timeout: Duration.toMillis(config.statementTimeout) }),
   application_name: config.applicationName,

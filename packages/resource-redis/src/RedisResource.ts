@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import * as ConfigSchema from "@nebula/resource/ConfigSchema"
 import * as Health from "@nebula/resource/Health"
 import type * as PoolOptions from "@nebula/resource/PoolOptions"
 import * as Resource from "@nebula/resource/Resource"
@@ -164,12 +165,6 @@ export class RedisError extends Data.TaggedError("RedisError")<{
 // config
 // -----------------------------------------------------------------------------
 
-const DurationInput = Schema.Union([Schema.Duration, Schema.DurationFromMillis, Schema.DurationFromString]).check(
-  Schema.makeFilter<Duration.Duration>((d) =>
-    Duration.isGreaterThan(d, Duration.zero) || "Expected a duration greater than 0"
-  )
-)
-
 /**
  * The config of a Redis resource. Give either `url` (`redis://` or `rediss://`, without a password
  * or a database path) or `host` and `port`.
@@ -178,24 +173,33 @@ const DurationInput = Schema.Union([Schema.Duration, Schema.DurationFromMillis, 
  * @since 0.1.0
  */
 export const Config = Schema.Struct({
-  url: Schema.optionalKey(Schema.String),
+  url: Schema.optionalKey(Schema.String.check(Schema.makeFilter((url: string) => urlIssue(url) ?? true))),
   /** @default "127.0.0.1" */
   host: Schema.optionalKey(Schema.NonEmptyString),
-  /** @default 6379 */
-  port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))),
-  /** The database index selected on connect and restored when a connection comes back. @default 0 */
-  database: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(
-    Schema.withDecodingDefaultTypeKey(Effect.succeed(0))
-  ),
+  /** From 1 to 65535. @default 6379 */
+  port: Schema.optionalKey(ConfigSchema.int({ minimum: 1, maximum: 65_535 })),
+  /** The database index (0 to 2^31 − 1) selected on connect and restored when a connection comes back. @default 0 */
+  database: ConfigSchema.int({ minimum: 0, maximum: 2_147_483_647 }).pipe(ConfigSchema.withDefault(0)),
   /** The ACL user; without it the password authenticates the `default` user. */
   username: Schema.optionalKey(Schema.NonEmptyString),
   /** The id of the credential that holds the password, resolved on each create. */
   passwordCredential: Schema.optionalKey(Schema.NonEmptyString),
   /** Set on every connection with `CLIENT SETNAME` (no spaces). */
   clientName: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[!-~]+$/))),
-  /** Bounds the whole connect: TCP, `HELLO` (with `AUTH` and `SETNAME`) and `SELECT`. @default "5 seconds" */
-  connectTimeout: DurationInput.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(Duration.seconds(5))))
-}).check(Schema.makeFilter((config) => endpointIssue(config) ?? true))
+  /**
+   * Bounds the whole connect: TCP, `HELLO` (with `AUTH` and `SETNAME`) and `SELECT`; greater than 0 and
+   * at most `ConfigSchema.maxTimerMillis`. @default "5 seconds"
+   */
+  connectTimeout: ConfigSchema.duration().pipe(ConfigSchema.withDefault(Duration.seconds(5)))
+}).check(
+  ConfigSchema.rule(
+    ["url", "host", "port"],
+    (config) =>
+      config.url !== undefined && (config.host !== undefined || config.port !== undefined)
+        ? { path: ["host"], message: "Expected either url or host and port, not both" }
+        : undefined
+  )
+)
 
 /**
  * A decoded config.
@@ -368,28 +372,17 @@ const reset = (connection: Connection, database: number): Effect.Effect<void, Re
     return Effect.void
   })
 
-const endpointIssue = (config: {
-  readonly url?: string | undefined
-  readonly host?: string | undefined
-  readonly port?: number | undefined
-}): { readonly path: ReadonlyArray<string>; readonly issue: string } | undefined => {
-  const url = config.url
-  if (url === undefined) return undefined
-  if (config.host !== undefined || config.port !== undefined) {
-    return { path: ["host"], issue: "Expected either url or host and port, not both" }
-  }
+const urlIssue = (url: string): Schema.FilterIssue | undefined => {
   const parsed = URL.canParse(url) ? new URL(url) : undefined
   if (parsed === undefined || (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:")) {
-    return { path: url.includes("@") ? ["url", "credentials"] : ["url"], issue: "Expected a redis:// or rediss:// URL" }
+    const issue = "Expected a redis:// or rediss:// URL"
+    return url.includes("@") ? { path: ["credentials"], issue } : issue
   }
   if (parsed.password !== "") {
-    return {
-      path: ["url", "password"],
-      issue: "Expected no password in the url: name a credential in passwordCredential"
-    }
+    return { path: ["password"], issue: "Expected no password in the url: name a credential in passwordCredential" }
   }
   if (parsed.pathname !== "" && parsed.pathname !== "/") {
-    return { path: ["url", "database"], issue: "Expected no database in the url: use the database field" }
+    return { path: ["database"], issue: "Expected no database in the url: use the database field" }
   }
   return undefined
 }

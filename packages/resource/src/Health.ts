@@ -11,9 +11,8 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { duration, withDefault } from "./internal/schemas.ts"
-import { fromSchemaError } from "./internal/violations.ts"
-import { InvalidConfig } from "./ResourceError.ts"
+import * as ConfigSchema from "./ConfigSchema.ts"
+import type { InvalidConfig } from "./ResourceError.ts"
 
 /**
  * A health status.
@@ -236,24 +235,29 @@ export interface Options<I> {
   readonly critical?: boolean | undefined
 }
 
+const duration = (defaultValue: Duration.Duration) =>
+  ConfigSchema.duration().pipe(ConfigSchema.withDefault(defaultValue))
+
 /**
- * The schema of the numeric health settings; decoding fills defaults.
+ * The schema of the numeric health settings; decoding fills defaults. Durations are finite, greater
+ * than 0 and at most `ConfigSchema.maxTimerMillis`; counts are integers; fractions are from 0 to 1.
+ * Rule: `recoveryBaseDelay ≤ recoveryMaxDelay`.
  *
  * @category schemas
  * @since 0.1.0
  */
 export const Settings = Schema.Struct({
-  interval: duration("30 seconds"),
-  timeout: duration("5 seconds"),
-  failureThreshold: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), 3),
-  recoveryBaseDelay: duration("1 second"),
-  recoveryMaxDelay: duration("60 seconds"),
-  recoveryAttempts: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), 10),
-  recoveryJitter: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), 0.1),
-  cascadeDepth: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 3),
-  maxEvictionFraction: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), 0.5),
-  critical: withDefault(Schema.Boolean, true)
-})
+  interval: duration(Duration.seconds(30)),
+  timeout: duration(Duration.seconds(5)),
+  failureThreshold: ConfigSchema.int({ minimum: 1 }).pipe(ConfigSchema.withDefault(3)),
+  recoveryBaseDelay: duration(Duration.seconds(1)),
+  recoveryMaxDelay: duration(Duration.seconds(60)),
+  recoveryAttempts: ConfigSchema.int({ minimum: 1 }).pipe(ConfigSchema.withDefault(10)),
+  recoveryJitter: ConfigSchema.between(0, 1).pipe(ConfigSchema.withDefault(0.1)),
+  cascadeDepth: ConfigSchema.int({ minimum: 0 }).pipe(ConfigSchema.withDefault(3)),
+  maxEvictionFraction: ConfigSchema.between(0, 1).pipe(ConfigSchema.withDefault(0.5)),
+  critical: Schema.Boolean.pipe(ConfigSchema.withDefault(true))
+}).check(ConfigSchema.atMost("recoveryBaseDelay", "recoveryMaxDelay"))
 
 /**
  * Decoded health settings.
@@ -264,7 +268,9 @@ export const Settings = Schema.Struct({
 export type Settings = typeof Settings.Type
 
 /**
- * Validates health settings; fails with `InvalidConfig` listing every violation under `health.`.
+ * Validates health settings strictly (see `ConfigSchema.decode`), besides `check`; fails with
+ * `InvalidConfig` listing every violation under `health.`. A known setting set to `undefined` takes
+ * its default.
  *
  * @category constructors
  * @since 0.1.0
@@ -274,8 +280,8 @@ export const decodeSettings = (
   input: Options<unknown> | undefined
 ): Effect.Effect<Settings, InvalidConfig> => {
   const { check: _check, ...rest } = input ?? {}
-  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
-  return Schema.decodeUnknownEffect(Settings)(defined, { errors: "all" }).pipe(
-    Effect.mapError((error) => new InvalidConfig({ key, violations: fromSchemaError(error, defined, "health.") }))
+  const defined = Object.fromEntries(
+    Object.entries(rest).filter(([name, value]) => value !== undefined || !Object.hasOwn(Settings.fields, name))
   )
+  return ConfigSchema.decode(key, Settings, defined, "health.")
 }

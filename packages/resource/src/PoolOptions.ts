@@ -8,37 +8,48 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { duration, DurationInput, nonNegative, positive, withDefault } from "./internal/schemas.ts"
-import { fromSchemaError } from "./internal/violations.ts"
-import { InvalidConfig } from "./ResourceError.ts"
+import * as ConfigSchema from "./ConfigSchema.ts"
+import type { InvalidConfig } from "./ResourceError.ts"
+
+const duration = (defaultValue: Duration.Duration, options?: Parameters<typeof ConfigSchema.duration>[0]) =>
+  ConfigSchema.duration(options).pipe(ConfigSchema.withDefault(defaultValue))
 
 /**
- * The schema of pool options; decoding fills defaults.
+ * The schema of pool options; decoding fills defaults. Counts are integers (`min` ≥ 0, `max` ≥ 1),
+ * durations are finite, greater than 0 (`validateSkipWindow` may be 0) and at most
+ * `ConfigSchema.maxTimerMillis`; `lifetimeJitter` is from 0 to 0.5. Rules: `min ≤ max` and
+ * `createBackoff ≤ createBackoffMax`.
  *
  * @category schemas
  * @since 0.1.0
  */
 export const PoolOptions = Schema.Struct({
-  min: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 1),
-  max: withDefault(Schema.Int.check(Schema.isGreaterThan(0)), 10),
-  acquireTimeout: duration("30 seconds"),
-  createTimeout: duration("30 seconds"),
-  validateTimeout: duration("5 seconds"),
-  validateSkipWindow: duration("500 millis", nonNegative),
-  recycleTimeout: duration("5 seconds"),
-  idleTimeout: duration("10 minutes"),
-  maxLifetime: duration("30 minutes"),
-  lifetimeJitter: withDefault(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 0.5 })), 0.025),
-  selection: withDefault(Schema.Literals(["lifo", "fifo"]), "lifo"),
-  createBackoff: duration("50 millis"),
-  createBackoffMax: duration("5 seconds"),
-  drainTimeout: duration("30 seconds"),
-  cleanupTimeout: duration("10 seconds"),
-  maxHoldDuration: Schema.optionalKey(DurationInput.check(positive))
-}).check(Schema.makeFilter((o) => o.min <= o.max || { path: ["min"], issue: "Expected min to be at most max" }))
+  min: ConfigSchema.int({ minimum: 0 }).pipe(ConfigSchema.withDefault(1)),
+  max: ConfigSchema.int({ minimum: 1 }).pipe(ConfigSchema.withDefault(10)),
+  acquireTimeout: duration(Duration.seconds(30)),
+  createTimeout: duration(Duration.seconds(30)),
+  validateTimeout: duration(Duration.seconds(5)),
+  validateSkipWindow: duration(Duration.millis(500), { allowZero: true }),
+  recycleTimeout: duration(Duration.seconds(5)),
+  idleTimeout: duration(Duration.minutes(10)),
+  maxLifetime: duration(Duration.minutes(30)),
+  lifetimeJitter: ConfigSchema.between(0, 0.5).pipe(ConfigSchema.withDefault(0.025)),
+  selection: Schema.Literals(["lifo", "fifo"]).pipe(ConfigSchema.withDefault("lifo")),
+  createBackoff: duration(Duration.millis(50)),
+  createBackoffMax: duration(Duration.seconds(5)),
+  drainTimeout: duration(Duration.seconds(30)),
+  cleanupTimeout: duration(Duration.seconds(10)),
+  maxHoldDuration: Schema.optionalKey(ConfigSchema.duration())
+}).check(
+  ConfigSchema.rule(
+    ["min", "max"],
+    (o) => o.min <= o.max ? undefined : { path: ["min"], message: "Expected min to be at most max" }
+  ),
+  ConfigSchema.atMost("createBackoff", "createBackoffMax")
+)
 
 /**
  * Decoded pool options.
@@ -75,17 +86,18 @@ export type Input = {
 }
 
 /**
- * Validates pool options; fails with `InvalidConfig` listing every violation under `pool.`.
+ * Validates pool options strictly (see `ConfigSchema.decode`); fails with `InvalidConfig` listing every
+ * violation under `pool.`. A known field set to `undefined` takes its default.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const decode = (key: string, input: unknown): Effect.Effect<PoolOptions, InvalidConfig> =>
-  Schema.decodeUnknownEffect(PoolOptions)(stripUndefined(input ?? {}), { errors: "all" }).pipe(
-    Effect.mapError((error) => new InvalidConfig({ key, violations: fromSchemaError(error, input, "pool.") }))
-  )
+  ConfigSchema.decode(key, PoolOptions, stripUndefined(input ?? {}), "pool.")
 
 const stripUndefined = (input: unknown): unknown =>
   typeof input === "object" && input !== null && !Array.isArray(input)
-    ? Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
+    ? Object.fromEntries(
+      Object.entries(input).filter(([name, value]) => value !== undefined || !Object.hasOwn(PoolOptions.fields, name))
+    )
     : input

@@ -30,14 +30,15 @@ import * as Layer from "effect/Layer"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as ConfigSchema from "./ConfigSchema.ts"
 import * as Health from "./Health.ts"
 import * as HealthMonitor from "./internal/healthMonitor.ts"
 import * as Lease from "./internal/lease.ts"
 import { type Registration, ResourceRegistry } from "./internal/registry.ts"
 import * as ResourcePool from "./internal/resourcePool.ts"
-import { fromSchemaError } from "./internal/violations.ts"
+import { unknownField } from "./internal/violations.ts"
 import * as Manager from "./Manager.ts"
 import * as PoolOptions from "./PoolOptions.ts"
 import {
@@ -82,7 +83,7 @@ export interface Definition<
 > {
   /** The unique registry key, such as `"db"`. */
   readonly key: Key
-  /** The config schema; decoding validates it when the layer is built. */
+  /** The config schema; the layer decodes with it strictly (`ConfigSchema.decode`: unknown fields are errors). */
   readonly config: Schema.Codec<Config, Encoded>
   /** Builds a ready instance. Cleanup is its finalizer (use `Effect.acquireRelease`). */
   readonly create: (config: Config, context: CreateContext) => Effect.Effect<Instance, E, R | Scope.Scope>
@@ -347,6 +348,8 @@ const register = Effect.fn("resource.register")(function*<
 const residentConcurrency = (resident: boolean | { readonly maxConcurrent?: number | undefined } | undefined) =>
   resident === undefined || resident === false ? 1 : resident === true ? 1024 : resident.maxConcurrent ?? 1024
 
+const layerOptions = ["pool", "tenancy"]
+
 const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps extends ReadonlyArray<Any | string>>(
   definition: Definition<Key, Instance, Config, Encoded, E, R, Deps>,
   rawConfig: Encoded,
@@ -358,9 +361,12 @@ const validateAll = <Key extends string, Instance, Config, Encoded, E, R, Deps e
   Effect.gen(function*() {
     const key = definition.key
     const violations: Array<Violation> = []
-    const config = yield* Schema.decodeUnknownEffect(definition.config)(rawConfig, { errors: "all" }).pipe(
-      Effect.catch((error) => Effect.sync(() => violations.push(...fromSchemaError(error, rawConfig, "config."))))
+    const config = yield* ConfigSchema.decode(key, definition.config, rawConfig, "config.").pipe(
+      Effect.catch((error) => Effect.sync(() => violations.push(...error.violations)))
     )
+    for (const [name, value] of Object.entries(options ?? {})) {
+      if (!layerOptions.includes(name)) violations.push(unknownField([name], layerOptions, value))
+    }
     const poolInput = definition.resident === undefined || definition.resident === false
       ? { ...definition.pool, ...options?.pool }
       : { ...definition.pool, ...options?.pool, min: 1, max: 1 }

@@ -10,6 +10,13 @@
 export * as Caller from "./Caller.ts"
 
 /**
+ * Strict configs: range-checked field schemas, cross-field rules and the strict decoder.
+ *
+ * @since 0.1.0
+ */
+export * as ConfigSchema from "./ConfigSchema.ts"
+
+/**
  * The credential provider service: `Redacted` secrets resolved at instance creation.
  *
  * @since 0.1.0
